@@ -1,0 +1,275 @@
+"""``Resource``: one HAL document whose links are awaitable actions.
+
+Nothing here knows what a work package is. Properties are the document's own keys,
+relations and actions are its ``_links``: a link without a method is followed with GET,
+a link with a method is an action. A missing link means "not allowed now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _body
+from ._links import Link, parse_links
+from .errors import ActionUnavailable, NotAnAPIResource, NotVisible, ProtocolError
+
+if TYPE_CHECKING:
+    from ._forms import Form
+    from ._session import OpenProject
+
+_META = frozenset({"_links", "_embedded", "_type"})
+
+
+class Resource:
+    """A HAL resource: ``r["subject"]``, ``r.subject``, ``r.links``, ``await r.follow(rel)``."""
+
+    __slots__ = ("_data", "_links", "_op")
+
+    def __init__(self, op: OpenProject, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise ProtocolError(f"expected a HAL object, got {type(data).__name__}")
+        self._op = op
+        self._data = data
+        self._links: dict[str, Link | list[Link]] | None = None
+
+    # -- the document ------------------------------------------------------------------
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The raw document as received (do not mutate)."""
+        return self._data
+
+    @property
+    def session(self) -> OpenProject:
+        return self._op
+
+    @property
+    def resource_type(self) -> str | None:
+        """The document's ``_type`` (``WorkPackage``, ``Collection``, ...)."""
+        t = self._data.get("_type")
+        return t if isinstance(t, str) else None
+
+    @property
+    def links(self) -> dict[str, Link | list[Link]]:
+        """``{rel: Link}`` or ``{rel: [Link, ...]}`` for link arrays."""
+        if self._links is None:
+            self._links = parse_links(self._data.get("_links"))
+        return self._links
+
+    @property
+    def embedded(self) -> dict[str, Any]:
+        """The raw ``_embedded`` object ({} when absent)."""
+        emb = self._data.get("_embedded")
+        return emb if isinstance(emb, dict) else {}
+
+    @property
+    def href(self) -> str | None:
+        """The ``self`` link's href."""
+        link = self.links.get("self")
+        return link.href if isinstance(link, Link) else None
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The document's own properties (everything but ``_links``/``_embedded``/``_type``)."""
+        return {k: v for k, v in self._data.items() if k not in _META}
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise KeyError(
+                f"{self._label()} has no property {name!r}; properties: "
+                f"{', '.join(self.properties) or 'none'}"
+            ) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._data.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.properties)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in Resource.__slots__:
+            raise AttributeError(name)
+        data = self._data
+        if name in data and name not in _META:
+            return data[name]
+        link = self.links.get(name)
+        if isinstance(link, Link) and link.is_action:
+
+            async def bound(**kwargs: Any) -> Any:
+                return await self.action(name, **kwargs)
+
+            bound.__name__ = name
+            bound.__doc__ = f"{link.method} {link.href} (link {name!r})"
+            return bound
+        raise ActionUnavailable(
+            name, resource=self._label(), actions=self.actions(), relations=self.relations()
+        )
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        names.update(k for k in self._data if k not in _META and k.isidentifier())
+        names.update(self.actions())
+        return sorted(names)
+
+    def __repr__(self) -> str:
+        return f"<{self._label()} {self.href or ''}>".replace(" >", ">")
+
+    def _label(self) -> str:
+        ident = self._data.get("id")
+        kind = self.resource_type or "Resource"
+        return f"{kind} #{ident}" if ident is not None else kind
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Resource):
+            return self._data == other._data
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- links -------------------------------------------------------------------------
+
+    def actions(self) -> list[str]:
+        """Rels of links with a method (things you can do)."""
+        return [r for r, v in self.links.items() if isinstance(v, Link) and v.is_action]
+
+    def relations(self) -> list[str]:
+        """Rels of links without a method (things you can go to)."""
+        return [r for r, v in self.links.items() if isinstance(v, list) or not v.is_action]
+
+    def can(self, rel: str) -> bool:
+        """Is the link there (no request)? For actions: does the server allow it now?"""
+        value = self.links.get(rel)
+        return value is not None and (isinstance(value, list) or value.href is not None)
+
+    def link(self, rel: str) -> Link | list[Link]:
+        """The link (or link array) ``rel``; ActionUnavailable when absent."""
+        try:
+            return self.links[rel]
+        except KeyError:
+            raise ActionUnavailable(
+                rel, resource=self._label(), actions=self.actions(), relations=self.relations()
+            ) from None
+
+    async def follow(self, rel: str, **kwargs: Any) -> Any:
+        """GET the target of ``rel``: a Resource, a list for link arrays, None for ``href: null``.
+
+        An embedded copy is used without a request. Keyword arguments fill template
+        variables; the others become query parameters (``filters``/``sortBy`` lists are
+        JSON-encoded). For a link array each target is fetched, concurrently, in order.
+        """
+        target = self.link(rel)
+        if isinstance(target, list):
+            embedded = self.embedded.get(rel)
+            if not kwargs and isinstance(embedded, list) and len(embedded) == len(target):
+                return [self._op.wrap(d) for d in embedded if isinstance(d, dict)]
+            for t in target:
+                _check_followable(t)
+            return await self._op.get_many([t.href for t in target if t.href])
+        if target.href is None:
+            return None
+        _check_followable(target)
+        embedded = self.embedded.get(rel)
+        if not kwargs and isinstance(embedded, dict) and _same_resource(embedded, target):
+            return self._op.wrap(embedded)
+        values = _body.fill_template_vars(target.variables, kwargs)
+        href = target.expand(**values) if target.templated else target.href
+        if target.method != "GET":
+            return await self.action(rel, **values, **kwargs)
+        return await self._op.get(href, **kwargs)
+
+    async def action(
+        self,
+        rel: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        notify: bool | None = None,
+        retry: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Use the link ``rel`` with its method; returns the wrapped answer (None for 204).
+
+        Template variables are filled from the keyword arguments; the other keyword
+        arguments make the HAL body (scalars at the root, resources/Links under
+        ``_links``), merged into the link's ``payload`` when it has one. ``json=`` sends a
+        body as is. ``notify=False`` adds ``?notify=false``.
+        """
+        link = self.link(rel)
+        if isinstance(link, list):
+            raise TypeError(f"{rel!r} is a link array; pick one of its links to use")
+        if link.href is None:
+            raise ActionUnavailable(
+                rel, resource=self._label(), actions=self.actions(), relations=self.relations()
+            )
+        _check_followable(link)
+        kwargs = dict(kwargs)
+        values = _body.fill_template_vars(link.variables, kwargs)
+        href = link.expand(**values) if link.templated else link.href
+        query = dict(params or {})
+        if notify is not None:
+            query["notify"] = notify
+        method = link.method
+        if method in ("GET", "HEAD"):
+            query.update(kwargs)
+            body = None
+        elif json is not None:
+            if kwargs:
+                raise TypeError("give either json= or keyword values for the body, not both")
+            body = json
+        else:
+            body = _body.action_body(rel, link.payload, kwargs, values)
+        doc = await self._op.request(method, href, json=body, params=query or None, retry=retry)
+        return None if doc is None else self._op.wrap(doc)
+
+    async def refresh(self) -> Any:
+        """GET this resource again (a new object; this one is unchanged)."""
+        if not self.href:
+            raise ActionUnavailable("self", resource=self._label(), relations=self.relations())
+        return await self._op.get(self.href)
+
+    # -- writes (the form machinery lives in _forms) -------------------------------------
+
+    async def delete(self, **kwargs: Any) -> None:
+        """Use the ``delete`` link (DELETE; 204 -> None)."""
+        await self.action("delete", **kwargs)
+
+    async def update(self, **changes: Any) -> Form:
+        """POST the ``update`` form with ``changes`` (``lockVersion`` added) -> Form."""
+        from ._forms import open_form
+
+        return await open_form(self, "update", changes)
+
+    async def submit(self, rel: str, **values: Any) -> Any:
+        """Open the form behind ``rel`` with ``values`` and commit it -> the written resource."""
+        from ._forms import submit
+
+        return await submit(self, rel, values)
+
+    async def save(self, **changes: Any) -> Any:
+        """``submit("update", ...)``: update form + commit -> the updated resource."""
+        return await self.submit("update", **changes)
+
+
+def _check_followable(link: Link) -> None:
+    if link.undisclosed:
+        raise NotVisible(
+            f"link {link.rel!r} points to a resource you may not see (href {link.href})"
+        )
+    if not link.is_api:
+        raise NotAnAPIResource(
+            f"link {link.rel!r} targets {link.type} ({link.href}), not an API resource; "
+            "open it in a browser or download it instead"
+        )
+
+
+def _same_resource(embedded: Mapping[str, Any], link: Link) -> bool:
+    links = embedded.get("_links")
+    self_link = links.get("self") if isinstance(links, Mapping) else None
+    href = self_link.get("href") if isinstance(self_link, Mapping) else None
+    return href is None or href == link.href

@@ -1,0 +1,442 @@
+"""Every exception the library raises, in one tree.
+
+    OpenProjectError                  base of everything below
+    ├── ProtocolError                 the answer is not a HAL document we can use
+    ├── TransportError                the HTTP exchange itself failed
+    │   ├── ConnectionFailed          could not connect / connection lost before sending
+    │   ├── RequestTimeout            no answer within the timeout
+    │   └── OutcomeUnknown            a non-idempotent request was sent, its answer lost
+    ├── SessionClosed                 the OpenProject session was used after close
+    ├── LinkError                     a link cannot be used as asked
+    │   ├── ActionUnavailable         no such link now (also KeyError, AttributeError)
+    │   ├── NotVisible                the href is the "undisclosed" URN
+    │   ├── NotAnAPIResource          the link targets e.g. text/html
+    │   └── CrossOriginRefused        a write to another origin, refused by policy
+    ├── UnknownField                  a custom field name the schema does not have
+    └── APIError                      the server answered with an Error document
+        ├── BadRequest
+        │   ├── InvalidQuery, InvalidRequestBody, InvalidRenderContext,
+        │   └── InvalidSignal, InvalidUserStatusTransition
+        ├── Unauthenticated
+        ├── MissingPermission
+        │   └── InsufficientScope
+        ├── NotFound
+        ├── UpdateConflict
+        ├── TypeNotSupported
+        ├── UnprocessableContent      422 family
+        │   ├── PropertyConstraintViolation, PropertyIsReadOnly, PropertyFormatError,
+        │   ├── PropertyMissingError, ResourceTypeMismatch,
+        │   ├── PropertyValueNotAvailableAnymore
+        │   ├── MultipleErrors        .errors holds the members, expanded
+        │   └── FormInvalid           a form without a commit link (nothing was sent)
+        ├── TooManyRequests
+        │   └── Throttled
+        ├── InternalServerError
+        │   └── MissingEnterpriseToken, OutboundRequestNotFound, OutboundRequestForbidden,
+        │       OutboundRequestFailure
+        └── NotImplementedOnServer    (URN suffix NotImplemented)
+
+Match on the class or on ``identifier`` (the URN), never on ``message``: messages are
+localized by the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+URN_PREFIX = "urn:openproject-org:api:v3:errors:"
+
+__all__ = [
+    "URN_PREFIX",
+    "APIError",
+    "ActionUnavailable",
+    "BadRequest",
+    "ConnectionFailed",
+    "CrossOriginRefused",
+    "FormInvalid",
+    "InsufficientScope",
+    "InternalServerError",
+    "InvalidQuery",
+    "InvalidRenderContext",
+    "InvalidRequestBody",
+    "InvalidSignal",
+    "InvalidUserStatusTransition",
+    "LinkError",
+    "MissingEnterpriseToken",
+    "MissingPermission",
+    "MultipleErrors",
+    "NotAnAPIResource",
+    "NotFound",
+    "NotImplementedOnServer",
+    "NotVisible",
+    "OpenProjectError",
+    "OutboundRequestFailure",
+    "OutboundRequestForbidden",
+    "OutboundRequestNotFound",
+    "OutcomeUnknown",
+    "PropertyConstraintViolation",
+    "PropertyFormatError",
+    "PropertyIsReadOnly",
+    "PropertyMissingError",
+    "PropertyValueNotAvailableAnymore",
+    "ProtocolError",
+    "RequestTimeout",
+    "ResourceTypeMismatch",
+    "SessionClosed",
+    "Throttled",
+    "TooManyRequests",
+    "TransportError",
+    "TypeNotSupported",
+    "Unauthenticated",
+    "UnknownField",
+    "UnprocessableContent",
+    "UpdateConflict",
+    "error_class_for",
+    "expand",
+]
+
+
+class OpenProjectError(Exception):
+    """Base class of every error raised by openproject_async.
+
+    ``retry_after`` is the wait (seconds) the server asked for, ``transient`` marks
+    failures worth another try (a body cut off mid-way); the retry policy reads both.
+    """
+
+    retry_after: float | None = None
+    transient: bool = False
+
+
+class ProtocolError(OpenProjectError):
+    """The server's answer is not a usable HAL+JSON document.
+
+    Raised for HTML error pages from proxies, the plain-text 406, truncated or invalid
+    JSON, and 2xx answers that are not JSON objects. ``snippet`` holds the start of the body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        content_type: str | None = None,
+        snippet: str = "",
+        url: str | None = None,
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.snippet = snippet
+        self.url = url
+        parts = [message]
+        if status is not None:
+            parts.append(f"status {status}")
+        if content_type:
+            parts.append(f"content type {content_type!r}")
+        if url:
+            parts.append(f"from {url}")
+        text = "; ".join(parts)
+        if snippet:
+            text += f"; body starts {snippet!r}"
+        super().__init__(text)
+
+
+class TransportError(OpenProjectError):
+    """The HTTP exchange failed below the API level (connection, timeout)."""
+
+    def __init__(self, message: str, *, url: str | None = None, method: str | None = None):
+        self.url = url
+        self.method = method
+        super().__init__(message)
+
+
+class ConnectionFailed(TransportError):
+    """The connection could not be made or broke before an answer arrived.
+
+    ``before_send`` is True when the request never left (always safe to retry).
+    """
+
+    before_send: bool = False
+
+
+class RequestTimeout(TransportError):
+    """No complete answer within the configured timeout."""
+
+
+class OutcomeUnknown(TransportError):
+    """A request with side effects was sent but its answer was lost.
+
+    The server may or may not have carried it out; the library never re-sends such a
+    request by itself. Look the result up (e.g. filter by subject) before trying again.
+    """
+
+
+class SessionClosed(OpenProjectError):
+    """The OpenProject session was used after it was closed."""
+
+
+class LinkError(OpenProjectError):
+    """A link of a resource cannot be used the way it was asked."""
+
+
+class ActionUnavailable(LinkError, KeyError, AttributeError):
+    """The resource has no such link now.
+
+    In HATEOAS a missing action link means "not permitted (or not possible) now" — the
+    server decides, per user and per state. The message lists what the resource offers.
+    """
+
+    def __init__(
+        self,
+        rel: str,
+        *,
+        resource: str = "resource",
+        actions: list[str] | None = None,
+        relations: list[str] | None = None,
+    ) -> None:
+        self.rel = rel
+        self.actions = actions or []
+        self.relations = relations or []
+        msg = (
+            f"{resource} has no link {rel!r}: the server does not offer it now "
+            "(an absent action link means it is not permitted or not possible in this state)"
+        )
+        msg += f"; actions: {', '.join(self.actions) or 'none'}"
+        msg += f"; relations: {', '.join(self.relations) or 'none'}"
+        self.message = msg
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.message
+
+
+class NotVisible(LinkError):
+    """The href is ``urn:openproject-org:api:v3:undisclosed``: it exists, you may not see it."""
+
+
+class NotAnAPIResource(LinkError):
+    """The link targets a non-API representation (``type`` such as ``text/html``)."""
+
+
+class CrossOriginRefused(LinkError):
+    """A request with side effects to another origin than the configured server was refused."""
+
+
+class UnknownField(OpenProjectError, KeyError):
+    """A field name (custom fields by human name included) that the schema does not have."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = available
+        self.message = f"unknown field {name!r}; the schema has: {', '.join(available)}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIError(OpenProjectError):
+    """An Error document from the server.
+
+    ``identifier`` is the full URN, ``details`` the ``_embedded.details`` object (it names
+    the ``attribute`` for property errors), ``errors`` the expanded members of a
+    MultipleErrors, ``body`` the whole document.
+    """
+
+    identifier_suffix: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        status: int | None,
+        identifier: str | None,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        errors: list[APIError] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.identifier = identifier
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        self.errors: list[APIError] = list(errors or [])
+        self.body: dict[str, Any] = dict(body or {})
+        super().__init__(self._text())
+
+    @property
+    def attribute(self) -> str | None:
+        """The API property this error is about (``_embedded.details.attribute``), if any."""
+        value = self.details.get("attribute")
+        return value if isinstance(value, str) else None
+
+    def _text(self) -> str:
+        name = (self.identifier or "").rsplit(":", 1)[-1] or type(self).__name__
+        head = f"{self.status} {name}" if self.status is not None else name
+        text = f"{head}: {self.message}"
+        if self.attribute:
+            text += f" (attribute {self.attribute!r})"
+        if self.errors:
+            text += "; " + "; ".join(str(e) for e in self.errors)
+        return text
+
+
+class BadRequest(APIError):
+    identifier_suffix = "BadRequest"
+
+
+class InvalidQuery(BadRequest):
+    identifier_suffix = "InvalidQuery"
+
+
+class InvalidRequestBody(BadRequest):
+    identifier_suffix = "InvalidRequestBody"
+
+
+class InvalidRenderContext(BadRequest):
+    identifier_suffix = "InvalidRenderContext"
+
+
+class InvalidSignal(BadRequest):
+    identifier_suffix = "InvalidSignal"
+
+
+class InvalidUserStatusTransition(BadRequest):
+    identifier_suffix = "InvalidUserStatusTransition"
+
+
+class Unauthenticated(APIError):
+    identifier_suffix = "Unauthenticated"
+
+
+class MissingPermission(APIError):
+    identifier_suffix = "MissingPermission"
+
+
+class InsufficientScope(MissingPermission):
+    identifier_suffix = "InsufficientScope"
+
+
+class NotFound(APIError):
+    """Missing *or not visible to you*: OpenProject answers 404 for both."""
+
+    identifier_suffix = "NotFound"
+
+
+class UpdateConflict(APIError):
+    """Stale or missing ``lockVersion``: someone changed the resource since you read it."""
+
+    identifier_suffix = "UpdateConflict"
+
+
+class TypeNotSupported(APIError):
+    identifier_suffix = "TypeNotSupported"
+
+
+class UnprocessableContent(APIError):
+    identifier_suffix = "UnprocessableContent"
+
+
+class PropertyConstraintViolation(UnprocessableContent):
+    identifier_suffix = "PropertyConstraintViolation"
+
+
+class PropertyIsReadOnly(UnprocessableContent):
+    identifier_suffix = "PropertyIsReadOnly"
+
+
+class PropertyFormatError(UnprocessableContent):
+    identifier_suffix = "PropertyFormatError"
+
+
+class PropertyMissingError(UnprocessableContent):
+    identifier_suffix = "PropertyMissingError"
+
+
+class ResourceTypeMismatch(UnprocessableContent):
+    identifier_suffix = "ResourceTypeMismatch"
+
+
+class PropertyValueNotAvailableAnymore(UnprocessableContent):
+    identifier_suffix = "PropertyValueNotAvailableAnymore"
+
+
+class MultipleErrors(UnprocessableContent):
+    """Several errors at once; ``errors`` holds each of them as its own typed APIError."""
+
+    identifier_suffix = "MultipleErrors"
+
+
+class FormInvalid(UnprocessableContent):
+    """A form has no ``commit`` link; ``errors`` lists every validation error (expanded).
+
+    Raised by ``Form.commit()`` before anything is sent.
+    """
+
+    def __init__(self, errors: Mapping[str, APIError], body: Mapping[str, Any] | None = None):
+        flat = expand(errors.values())
+        self.by_property: dict[str, APIError] = dict(errors)
+        names = ", ".join(errors) or "no validation errors, but no commit link either"
+        super().__init__(
+            422, None, f"the form cannot be committed ({names})", errors=flat, body=body
+        )
+
+
+class TooManyRequests(APIError):
+    identifier_suffix = "TooManyRequests"
+
+
+class Throttled(TooManyRequests):
+    identifier_suffix = "Throttled"
+
+
+class InternalServerError(APIError):
+    identifier_suffix = "InternalServerError"
+
+
+class MissingEnterpriseToken(InternalServerError):
+    identifier_suffix = "MissingEnterpriseToken"
+
+
+class OutboundRequestNotFound(InternalServerError):
+    identifier_suffix = "OutboundRequest:NotFound"
+
+
+class OutboundRequestForbidden(InternalServerError):
+    identifier_suffix = "OutboundRequest:Forbidden"
+
+
+class OutboundRequestFailure(InternalServerError):
+    identifier_suffix = "OutboundRequest:Failure"
+
+
+class NotImplementedOnServer(APIError):
+    identifier_suffix = "NotImplemented"
+
+
+def expand(errors: Iterable[APIError]) -> list[APIError]:
+    """Every single error, the members of each MultipleErrors in its place."""
+    flat: list[APIError] = []
+    for err in errors:
+        flat.extend(err.errors if isinstance(err, MultipleErrors) and err.errors else [err])
+    return flat
+
+
+def _registry() -> dict[str, type[APIError]]:
+    found: dict[str, type[APIError]] = {}
+    todo: list[type[APIError]] = [APIError]
+    while todo:
+        cls = todo.pop()
+        if cls.identifier_suffix and cls is not FormInvalid:
+            found[cls.identifier_suffix] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_BY_SUFFIX = _registry()
+
+
+def error_class_for(identifier: str | None) -> type[APIError]:
+    """The APIError subclass for an errorIdentifier URN (APIError itself when unknown)."""
+    if not identifier:
+        return APIError
+    suffix = identifier[len(URN_PREFIX) :] if identifier.startswith(URN_PREFIX) else identifier
+    return _BY_SUFFIX.get(suffix, APIError)
