@@ -82,7 +82,15 @@ class Collection(Resource):
         """This page's elements, wrapped on first access (no copy of the documents)."""
         if self._elements is None:
             wrap = self._op.wrap
-            self._elements = [wrap(d) for d in self.embedded["elements"]]
+            raw = self.embedded["elements"]
+            try:
+                self._elements = [wrap(d) for d in raw]
+            except ProtocolError:
+                bad = next(i for i, d in enumerate(raw) if not isinstance(d, dict))
+                raise ProtocolError(
+                    f"collection element {bad} is {type(raw[bad]).__name__}, "
+                    "expected a HAL object"
+                ) from None
         return self._elements
 
     def __len__(self) -> int:
