@@ -1,24 +1,28 @@
 """Credentials: API key (Basic ``apikey:<key>``), Bearer tokens, OAuth2 client credentials.
 
 Every auth object produces the ``Authorization`` header value on demand; the session
-adds it only to requests for the configured server's origin. Secrets never show in
-``repr``/``str``.
+adds it only to requests for the configured server's origin (scheme, host and port).
+Secrets never show in ``repr``/``str``, in error messages or in log records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from .errors import ProtocolError, Unauthenticated
+from .errors import OpenProjectError, Unauthenticated
 
 if TYPE_CHECKING:
     import aiohttp
     from yarl import URL
+
+log = logging.getLogger("openproject_async")
 
 
 class Auth(Protocol):
@@ -33,12 +37,23 @@ class Auth(Protocol):
         ...
 
 
+def _check_secret(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    if any(c in value for c in "\r\n\x00"):
+        raise ValueError(f"{what} contains a line break or NUL character (value not shown)")
+    return value
+
+
 class ApiKey:
     """An OpenProject API key, sent as Basic auth with the literal user name ``apikey``."""
 
+    __slots__ = ("_value",)
+
     def __init__(self, key: str) -> None:
-        if not key:
-            raise ValueError("api_key must be a non-empty string")
+        key = _check_secret(key, "api_key")
         self._value = "Basic " + base64.b64encode(f"apikey:{key}".encode()).decode()
 
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
@@ -54,9 +69,10 @@ class ApiKey:
 class BearerToken:
     """A fixed Bearer token (an ``opapi-`` API token or an OAuth access token)."""
 
+    __slots__ = ("_value",)
+
     def __init__(self, token: str) -> None:
-        if not token:
-            raise ValueError("token must be a non-empty string")
+        token = _check_secret(token, "token")
         self._value = f"Bearer {token}"
 
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
@@ -72,9 +88,15 @@ class BearerToken:
 class OAuthClientCredentials:
     """OAuth2 client-credentials grant against OpenProject's Doorkeeper (``/oauth/token``).
 
-    The token is fetched on first use, refreshed ``refresh_margin`` seconds before it
-    expires (OpenProject: 2 hours) and once after a 401. However many requests wait, only
-    one token request is in flight at a time.
+    The token is fetched on first use with a form-encoded POST, refreshed
+    ``refresh_margin`` seconds before it expires (OpenProject: 2 hours, from the token
+    answer's ``expires_in``) and once after a 401. However many requests wait, only one
+    token request is in flight at a time, and the requests that waited on a refresh that
+    failed all get its error (:class:`~openproject_async.errors.Unauthenticated` carrying
+    the token endpoint's ``error`` and ``error_description``) without asking again.
+
+    ``token_url`` defaults to ``/oauth/token`` next to the API (sub-path deployments
+    included); an absolute ``token_url`` may point elsewhere (an identity provider).
     """
 
     def __init__(
@@ -86,17 +108,21 @@ class OAuthClientCredentials:
         token_url: str | None = None,
         refresh_margin: float = 60.0,
     ) -> None:
-        if not client_id or not client_secret:
-            raise ValueError("client_id and client_secret are required")
+        if not isinstance(client_id, str) or not client_id.strip():
+            raise ValueError("client_id must be a non-empty string")
+        self._secret = _check_secret(client_secret, "client_secret")
+        if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
+            raise ValueError(f"refresh_margin must be seconds >= 0, got {refresh_margin!r}")
         self.client_id = client_id
-        self._secret = client_secret
         self.scope = scope
         self.token_url = token_url
-        self.refresh_margin = refresh_margin
+        self.refresh_margin = float(refresh_margin)
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
-        self.refreshes = 0
+        self._generation = 0  # token requests finished (successfully or not)
+        self._failure: Callable[[], OpenProjectError] | None = None
+        self.refreshes = 0  # successful token requests
 
     def __repr__(self) -> str:
         return f"OAuthClientCredentials(client_id={self.client_id!r}, client_secret=<hidden>)"
@@ -104,19 +130,36 @@ class OAuthClientCredentials:
     def _fresh(self) -> bool:
         return self._token is not None and time.monotonic() < self._expires_at
 
+    def _bearer(self) -> str | None:
+        return None if self._token is None else f"Bearer {self._token}"
+
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
-        if not self._fresh():
-            async with self._lock:
-                if not self._fresh():
-                    await self._fetch(http, api_root)
-        return f"Bearer {self._token}"
+        if self._fresh():
+            return self._bearer()
+        seen = self._generation
+        async with self._lock:
+            if self._fresh():
+                return self._bearer()
+            if self._generation != seen and self._failure is not None:
+                # The refresh we waited on failed: share its error, do not ask again.
+                raise self._failure()
+            try:
+                await self._fetch(http, api_root)
+            except OpenProjectError as exc:
+                self._failure = _rebuilder(exc)
+                raise
+            else:
+                self._failure = None
+            finally:
+                self._generation += 1
+        return self._bearer()
 
     async def invalidate(self, rejected: str | None) -> bool:
         async with self._lock:
-            if rejected is not None and rejected != f"Bearer {self._token}":
-                return True  # somebody refreshed already; retry with the new token
-            self._token = None
-            return True
+            if rejected is not None and rejected == self._bearer():
+                self._token = None  # the server rejected the current token: fetch another
+                self._expires_at = 0.0
+            return True  # otherwise somebody refreshed already: retry with the new token
 
     def _endpoint(self, api_root: URL) -> URL:
         from yarl import URL
@@ -126,47 +169,89 @@ class OAuthClientCredentials:
         prefix = api_root.path.rsplit("/api/v3", 1)[0].rstrip("/")
         return api_root.with_path(prefix + "/oauth/token").with_query(None)
 
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***")
+
     async def _fetch(self, http: aiohttp.ClientSession, api_root: URL) -> None:
         import aiohttp
 
         url = self._endpoint(api_root)
+        shown = str(url.with_user(None).with_password(None).with_query(None))
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
             "client_secret": self._secret,
             "scope": self.scope,
         }
+        started = time.monotonic()
+        failure: str | None = None
+        status = 0
+        body = b""
         try:
-            async with http.post(url, data=form, allow_redirects=False) as resp:
+            async with http.post(
+                url,
+                data=form,
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+            ) as resp:
                 status = resp.status
                 body = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = type(exc).__name__
+        log.debug(
+            "POST %s (OAuth token) -> %s in %.3fs",
+            shown,
+            status or "no answer",
+            time.monotonic() - started,
+            extra={"method": "POST", "url": shown, "status": status or None},
+        )
+        if failure is not None:  # raised outside the except block: no aiohttp context
             raise Unauthenticated(
-                None, None, f"OAuth token request to {url} failed: {type(exc).__name__}"
-            ) from None
+                None,
+                None,
+                f"OAuth token request to {shown} failed: {failure}",
+                details={"error": "token_request_failed", "error_description": failure},
+            )
         doc: Any
         try:
-            doc = orjson.loads(body) if body else {}
+            doc = orjson.loads(body) if body.strip() else {}
         except orjson.JSONDecodeError:
             doc = None
         if not isinstance(doc, dict):
-            raise ProtocolError(
-                "OAuth token endpoint did not answer with a JSON object",
-                status=status,
-                snippet=body[:200].decode("utf-8", "replace"),
-                url=str(url),
-            )
-        if status != 200 or not isinstance(doc.get("access_token"), str):
-            err = doc.get("error", "no access_token")
-            desc = doc.get("error_description", "")
+            doc = {}
+            if status != 200:  # an HTML error page, say: show its start, never a 200 body
+                doc = {"error_description": body[:200].decode("utf-8", "replace")}
+        token = doc.get("access_token")
+        if status != 200 or not isinstance(token, str) or not token:
+            err = doc.get("error")
+            err = err if isinstance(err, str) and err else "no access_token in the answer"
+            desc = doc.get("error_description")
+            desc = self._scrub(desc) if isinstance(desc, str) else ""
+            err = self._scrub(err)
             raise Unauthenticated(
                 status,
                 None,
-                f"OAuth token endpoint {url} refused the client credentials: {err} {desc}".strip(),
+                f"OAuth token endpoint {shown} refused the client credentials "
+                f"(HTTP {status}): {err}" + (f" - {desc}" if desc else ""),
+                details={"error": err, "error_description": desc},
                 body={"error": err, "error_description": desc},
             )
-        self._token = doc["access_token"]
         expires_in = doc.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+        lifetime = (
+            float(expires_in)
+            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
+            else 7200.0
+        )
+        self._token = token
         self._expires_at = time.monotonic() + max(lifetime - self.refresh_margin, lifetime / 2)
         self.refreshes += 1
+
+
+def _rebuilder(exc: OpenProjectError) -> Callable[[], OpenProjectError]:
+    """A factory for fresh copies of a token error (each waiter raises its own)."""
+    if isinstance(exc, Unauthenticated):
+        status, ident, message = exc.status, exc.identifier, exc.message
+        details, body = dict(exc.details), dict(exc.body)
+        return lambda: Unauthenticated(status, ident, message, details=details, body=body)
+    text = str(exc)
+    return lambda: Unauthenticated(None, None, text)

@@ -4,21 +4,37 @@ Safe to repeat: GET, HEAD, DELETE, and POSTs to form endpoints (forms have no si
 effects). Everything else (creates, comments, watchers, PATCH) is sent once unless the
 caller opts in per call with ``retry=True``: a lost answer to a create must not turn
 into two work packages. A PATCH carries ``lockVersion``, so a repeated PATCH whose first
-attempt did land fails with 409 UpdateConflict rather than applying twice.
+attempt did land fails with 409 UpdateConflict rather than applying twice — which is
+also why retrying one is pointless: the caller has to re-read the resource anyway.
+
+A request that never left (the connection could not be made) is always safe to send
+again, whatever its method.
+
+Waits: the server's own hint when it gives one (``Retry-After``, or OpenProject's
+``RateLimit-Reset`` on a 429 ``Throttled``, which is epoch seconds), capped at
+``max_wait_hint``; otherwise jittered exponential backoff ("full jitter"). No wait ever
+takes the request past its ``deadline``: when the next wait would, the last error is
+raised at once.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 from tenacity import RetryCallState
 
-from .errors import APIError, ConnectionFailed, OpenProjectError, ProtocolError
+from .errors import APIError, OpenProjectError, ProtocolError, RequestTimeout, TransportError
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+#: Values of ``RateLimit-Reset`` above this are epoch seconds (OpenProject), below it
+#: delta seconds (IETF draft).
+_EPOCH_THRESHOLD = 1_000_000_000
 
 
 def is_form_url(path: str) -> bool:
@@ -26,24 +42,37 @@ def is_form_url(path: str) -> bool:
     return path.rstrip("/").endswith("/form")
 
 
+def _seconds(raw: str, now: float) -> float | None:
+    text = raw.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        try:  # Retry-After may be an HTTP date
+            value = parsedate_to_datetime(text).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(value):
+        return None
+    if value > _EPOCH_THRESHOLD:
+        value -= now
+    return max(value, 0.0)
+
+
 def wait_hint(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds the server asks us to wait: ``Retry-After`` or OpenProject's ``RateLimit-Reset``.
 
-    ``RateLimit-Reset`` is epoch seconds on OpenProject (PROTOCOL.md section 8) but delta
-    seconds in the IETF draft; large values are read as epoch.
+    ``Retry-After`` is delta seconds or an HTTP date. ``RateLimit-Reset`` is epoch seconds
+    on OpenProject (PROTOCOL.md section 8) but delta seconds in the IETF draft; large
+    values are read as epoch. Unparsable values are ignored. Never negative.
     """
     now = time.time() if now is None else now
     for name in ("Retry-After", "RateLimit-Reset"):
         raw = headers.get(name)
         if raw is None:
             continue
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            continue
-        if value > 1_000_000_000:
-            value -= now
-        return max(value, 0.0)
+        value = _seconds(raw, now)
+        if value is not None:
+            return value
     return None
 
 
@@ -51,11 +80,13 @@ def wait_hint(headers: Mapping[str, str], now: float | None = None) -> float | N
 class RetryPolicy:
     """How the session retries. ``OpenProject(retry=None)`` disables retries.
 
-    attempts: total tries per request (first one included).
-    deadline: give up retrying after this many seconds since the first try.
-    backoff / max_backoff: jittered exponential backoff base and cap, in seconds.
-    max_wait_hint: cap for waits the server asks for (429 reset, Retry-After).
-    statuses: HTTP statuses worth another try.
+    attempts: total tries per request (the first one included).
+    deadline: no retry starts (and no wait runs) past this many seconds after the first try.
+    backoff / max_backoff: jittered exponential backoff: before retry *n* wait a random
+        time between 0 and ``min(backoff * 2**(n-1), max_backoff)`` seconds.
+    max_wait_hint: cap for waits the server asks for (429 ``RateLimit-Reset``, ``Retry-After``).
+    statuses: HTTP statuses worth another try (for requests that are safe to repeat).
+    retry_timeouts: also retry requests that are safe to repeat when they time out.
     """
 
     attempts: int = 5
@@ -64,31 +95,66 @@ class RetryPolicy:
     max_backoff: float = 10.0
     max_wait_hint: float = 30.0
     statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
+    retry_timeouts: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or isinstance(self.attempts, bool):
+            raise TypeError(f"attempts must be an int, got {type(self.attempts).__name__}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        for name in ("deadline", "backoff", "max_backoff", "max_wait_hint"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0 seconds, got {value!r}")
+        statuses = frozenset(self.statuses)
+        if not all(isinstance(s, int) and 100 <= s <= 599 for s in statuses):
+            raise ValueError(f"statuses must be HTTP status codes, got {sorted(statuses)!r}")
+        object.__setattr__(self, "statuses", statuses)
 
     def retryable_error(self, exc: BaseException, *, replayable: bool) -> bool:
         """May the request that raised ``exc`` be sent again?
 
-        A connection that failed before the request left is always safe to retry; any other
-        failure only when the request itself is safe to repeat (``replayable``).
+        A request that never left (``before_send``) may always be sent again when the
+        failure is transient (a refused connection, not a bad certificate); anything else
+        only when the request itself is safe to repeat (``replayable``).
         """
-        if isinstance(exc, ConnectionFailed) and exc.before_send:
-            return True
-        if not replayable:
+        if isinstance(exc, TransportError):
+            if not exc.transient:
+                return False
+            if exc.before_send:
+                return True
+            if not replayable:
+                return False
+            return self.retry_timeouts or not isinstance(exc, RequestTimeout)
+        if not replayable or not isinstance(exc, OpenProjectError):
             return False
-        if isinstance(exc, OpenProjectError) and exc.transient:  # e.g. a body cut off
+        if exc.transient:  # e.g. a body cut off
             return True
         if isinstance(exc, APIError | ProtocolError):
             return exc.status in self.statuses
-        return isinstance(exc, ConnectionFailed)
+        return False
+
+    def delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based) raised ``exc``."""
+        hint = exc.retry_after if isinstance(exc, OpenProjectError) else None
+        if hint is not None:
+            return min(float(hint), self.max_wait_hint) + random.uniform(0, self.backoff)
+        exp = self.backoff * (2 ** min(attempt - 1, 62))
+        return random.uniform(0, min(exp, self.max_backoff))
 
     def wait(self, state: RetryCallState) -> float:
         """tenacity ``wait=`` callback: the server's hint if any, else jittered backoff."""
         exc = state.outcome.exception() if state.outcome else None
-        hint = exc.retry_after if isinstance(exc, OpenProjectError) else None
-        if hint is not None:
-            return min(float(hint), self.max_wait_hint) + random.uniform(0, self.backoff)
-        exp = self.backoff * (2 ** (state.attempt_number - 1))
-        return random.uniform(0, min(exp, self.max_backoff))
+        return self.delay(exc, state.attempt_number)
+
+    def stop(self, state: RetryCallState) -> bool:
+        """tenacity ``stop=`` callback: out of attempts, or the next wait ends past the deadline."""
+        if state.attempt_number >= self.attempts:
+            return True
+        elapsed = state.seconds_since_start or 0.0
+        return elapsed + state.upcoming_sleep >= self.deadline
 
 
 def describe(exc: BaseException) -> str:

@@ -4,11 +4,19 @@ Every request of the library goes through :meth:`OpenProject.request`: it resolv
 href against the server, adds credentials only for the server's own origin, keeps at
 most ``max_concurrency`` requests in flight, merges identical GETs that are in flight at
 the same moment, retries what is safe to retry and decodes the answer with ``_sansio``.
+
+Logging: logger ``openproject_async``. Every HTTP exchange is a DEBUG record
+``"<METHOD> <url> -> <status> in <s>s (retry <n>)"``; every retry an INFO record with the
+reason and the wait; a request given up after retries a WARNING. The records carry
+``method``, ``url``, ``status``, ``duration`` and ``retries`` attributes (``extra=``).
+URLs are logged without user info and with secret-looking query values replaced by
+``***``; headers and bodies are never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import time
@@ -18,20 +26,24 @@ from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
-from ._retry import IDEMPOTENT_METHODS, RetryPolicy, is_form_url, wait_hint
+from ._retry import IDEMPOTENT_METHODS, RetryPolicy, describe, is_form_url, wait_hint
 from .errors import (
     APIError,
     ConnectionFailed,
     CrossOriginRefused,
+    InsecureTransportWarning,
+    InvalidHref,
+    OpenProjectError,
     OutcomeUnknown,
     ProtocolError,
     RequestTimeout,
     SessionClosed,
+    TimeoutOutcomeUnknown,
 )
 
 log = logging.getLogger("openproject_async")
@@ -39,22 +51,44 @@ log = logging.getLogger("openproject_async")
 API_PATH = "/api/v3"
 USER_AGENT = "openproject-async/0.1"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
 _SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "code", "auth")
-_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 
 CrossOriginPolicy = Literal["refuse_writes", "refuse", "allow"]
+_CROSS_ORIGIN_POLICIES = ("refuse_writes", "refuse", "allow")
+
+#: Origins already warned about (plain http to a non-loopback host): once per process.
+_WARNED_INSECURE: set[str] = set()
 
 
 def safe_url(url: URL) -> str:
     """The URL for messages and logs: no user info, secret-looking query values hidden."""
     url = url.with_user(None).with_password(None)
     if url.query:
-        q = {
-            k: ("***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
+        q = [
+            (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
             for k, v in url.query.items()
-        }
+        ]
         url = url.with_query(q)
     return str(url)
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ``::1``."""
+    if not host:
+        return False
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin_key(url: URL) -> tuple[str, str, int | None]:
+    """(scheme, host, effective port): ``https://h`` and ``https://h:443`` are one origin."""
+    return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
 
 class _Inflight:
@@ -75,6 +109,26 @@ class OpenProject:
     Give one of ``api_key=``, ``token=``, ``oauth=`` (an :class:`OAuthClientCredentials`)
     or ``auth=`` (any object with the :class:`~openproject_async._auth.Auth` methods).
     Use it as ``async with OpenProject(...) as op:``; it closes everything it opened.
+
+    Limits and failures:
+
+    * ``max_concurrency``: requests in flight at once, for the whole session.
+    * ``retry``: a :class:`RetryPolicy` (``None`` disables retries). Retried on their
+      own: GET, HEAD, DELETE and POSTs to form endpoints; a request that never reached
+      the server (connection refused) whatever its method. Never retried unless the
+      call says ``retry=True``: creates, comments, watchers, PATCH. (A repeated PATCH whose
+      first try did land would fail with 409 UpdateConflict anyway: its ``lockVersion``
+      is stale by then.) A request with side effects whose answer is lost raises
+      :class:`~openproject_async.errors.OutcomeUnknown`.
+    * ``connect_timeout`` / ``read_timeout`` (seconds, default 10 / 60), or ``timeout=``
+      (seconds for the whole exchange, or an ``aiohttp.ClientTimeout``); ``request()``
+      takes a per-call ``timeout=``. A timeout raises
+      :class:`~openproject_async.errors.RequestTimeout` naming the URL.
+    * ``cross_origin``: links to another origin (scheme, host, port) are always sent
+      without credentials; ``"refuse_writes"`` (default) refuses anything but GET/HEAD to
+      them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
+      credentials). Redirects are followed hop by hop with the same rules.
+    * ``headers``: extra headers for requests to the configured origin only.
     """
 
     def __init__(
@@ -98,16 +152,37 @@ class OpenProject:
         if len(given) > 1:
             raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ValueError(f"url must be an http(s) URL of the server, got {url!r}")
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
-        base = URL(url.rstrip("/"))
+            shown = type(url).__name__ if not isinstance(url, str) else url.split(":", 1)[0]
+            raise ValueError(f"url must be an http(s) URL of the server, got a {shown!r} value")
+        try:
+            base = URL(url.rstrip("/"))
+        except ValueError:
+            raise ValueError("url is not a valid URL") from None
+        if base.user is not None or base.password is not None:
+            raise ValueError(
+                f"url must not contain credentials ({safe_url(base)}); "
+                "pass api_key=, token= or oauth= instead"
+            )
+        if not base.host:
+            raise ValueError(f"url has no host: {safe_url(base)!r}")
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(
+                f"retry must be a RetryPolicy or None (no retries), got {type(retry).__name__}"
+            )
+        if cross_origin not in _CROSS_ORIGIN_POLICIES:
+            raise ValueError(
+                f"cross_origin must be one of {', '.join(_CROSS_ORIGIN_POLICIES)}, "
+                f"got {cross_origin!r}"
+            )
         if base.path.endswith(API_PATH):
             base = base.with_path(base.path[: -len(API_PATH)])
         self.base_url = base.with_query(None).with_fragment(None)
         self.api_root = self.base_url.with_path(self.base_url.path.rstrip("/") + API_PATH)
         self._prefix = self.base_url.path.rstrip("/")
         self._origin = self.base_url.origin()
+        self._origin_key = _origin_key(self.base_url)
         self.auth: Auth | None = (
             ApiKey(api_key)
             if api_key is not None
@@ -126,12 +201,28 @@ class OpenProject:
         self._inflight: dict[str, _Inflight] = {}
         self._schemas: dict[str, _sansio.Document] = {}
         self._closed = False
-        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "merged": 0, "cached": 0}
-        if self.base_url.scheme == "http" and not (self.base_url.host or "").startswith(_LOOPBACK):
-            warnings.warn(
-                f"OpenProject at {self.base_url} over plain http: credentials travel unencrypted",
-                stacklevel=2,
-            )
+        self.stats: dict[str, int] = {
+            "requests": 0,  # HTTP exchanges sent (redirect hops and retries included)
+            "retries": 0,  # retries scheduled by the retry policy
+            "merged": 0,  # GETs answered by an identical GET already in flight
+            "cached": 0,  # schema GETs answered from the cache
+            "reauthentications": 0,  # 401 answers followed by a fresh token
+        }
+        self._warn_insecure()
+
+    def _warn_insecure(self) -> None:
+        if self.base_url.scheme != "http" or self.auth is None or is_loopback(self.base_url.host):
+            return
+        key = str(self._origin)
+        if key in _WARNED_INSECURE:
+            return
+        _WARNED_INSECURE.add(key)
+        warnings.warn(
+            f"OpenProject at {key} over plain http: credentials travel unencrypted "
+            "(this warning is shown once per process and server)",
+            InsecureTransportWarning,
+            stacklevel=3,
+        )
 
     @staticmethod
     def _timeout(
@@ -139,9 +230,18 @@ class OpenProject:
     ) -> aiohttp.ClientTimeout:
         if isinstance(timeout, aiohttp.ClientTimeout):
             return timeout
-        if isinstance(timeout, int | float):
-            return aiohttp.ClientTimeout(total=float(timeout), connect=connect)
-        return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
+        for name, value in (("connect_timeout", connect), ("read_timeout", read)):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be seconds > 0, got {value!r}")
+        if timeout is None:
+            return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+            raise ValueError(
+                f"timeout must be seconds > 0 or an aiohttp.ClientTimeout, got {timeout!r}"
+            )
+        return aiohttp.ClientTimeout(
+            total=float(timeout), connect=min(connect, float(timeout)), sock_read=read
+        )
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> OpenProject:
@@ -175,22 +275,34 @@ class OpenProject:
         await self.close()
 
     async def close(self) -> None:
-        """Cancel shared in-flight GETs and close the HTTP session if we opened it."""
+        """Cancel shared in-flight GETs and close the HTTP session if we opened it.
+
+        Callers waiting on a shared GET get :class:`SessionClosed`. Idempotent.
+        """
         self._closed = True
-        for entry in list(self._inflight.values()):
-            entry.task.cancel()
+        tasks = [entry.task for entry in self._inflight.values()]
         self._inflight.clear()
-        if self._http is not None and self._own_http:
-            await self._http.close()
-        self._http = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        http, self._http = self._http, None
+        if http is not None and self._own_http:
+            await http.close()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _check_open(self) -> None:
         if self._closed:
-            raise SessionClosed("this OpenProject session is closed; open a new one")
+            raise SessionClosed(
+                "this OpenProject session is closed; open a new one "
+                "(or keep using it inside its `async with` block)"
+            )
+
+    def _session(self) -> aiohttp.ClientSession:
+        self._check_open()
         if self._http is None:
             connector = aiohttp.TCPConnector(
                 limit=self.max_concurrency, limit_per_host=self.max_concurrency
@@ -206,17 +318,50 @@ class OpenProject:
     # -- URLs ------------------------------------------------------------------------
 
     def resolve(self, href: str | URL) -> URL:
-        """An absolute URL for an href: server hrefs carry a sub-path prefix, typed ones may not."""
-        url = href if isinstance(href, URL) else URL(href)
-        if url.is_absolute():
-            return url
-        path = url.path
-        if self._prefix and not path.startswith(self._prefix + "/") and path.startswith(API_PATH):
-            url = url.with_path(self._prefix + path, encoded=False)
-        return self._origin.join(url)
+        """An absolute URL for an href: server hrefs carry a sub-path prefix, typed ones may not.
+
+        Raises :class:`InvalidHref` for anything but an http(s) URL without credentials.
+        """
+        if not isinstance(href, str | URL):
+            raise InvalidHref(f"an href must be a string, got {type(href).__name__}")
+        try:
+            url = href if isinstance(href, URL) else URL(href)
+            if not url.is_absolute():
+                if url.scheme:
+                    raise InvalidHref(f"cannot request {url.scheme}: URLs, only http(s)")
+                path = url.path
+                if (
+                    self._prefix
+                    and path.startswith(API_PATH)
+                    and not path.startswith(self._prefix + "/")
+                ):
+                    url = url.with_path(self._prefix + path, encoded=False)
+                url = self._origin.join(url)
+            elif not url.scheme:  # "//host/path": the server's scheme
+                url = self._origin.join(url)
+        except InvalidHref:
+            raise
+        except (ValueError, TypeError, UnicodeError):
+            raise InvalidHref(f"malformed href {str(href)[:200]!r}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidHref(f"cannot request {safe_url(url)!r}: not an http(s) URL")
+        if url.user is not None or url.password is not None:
+            raise InvalidHref(f"refusing an href with credentials in it ({safe_url(url)})")
+        return url
 
     def same_origin(self, url: URL) -> bool:
-        return url.origin() == self._origin
+        """Is ``url`` on the configured server (same scheme, host and port)?"""
+        return _origin_key(url) == self._origin_key
+
+    def _check_cross_origin(self, method: str, url: URL, *, redirect_from: URL | None) -> None:
+        if self.same_origin(url) or self.cross_origin == "allow":
+            return
+        if self.cross_origin == "refuse" or method not in ("GET", "HEAD"):
+            via = f" (redirected from {safe_url(redirect_from)})" if redirect_from else ""
+            raise CrossOriginRefused(
+                f"refusing {method} to {safe_url(url)}{via}: not the configured server "
+                f"{self._origin} (cross_origin={self.cross_origin!r})"
+            )
 
     # -- requests ----------------------------------------------------------------------
 
@@ -234,21 +379,21 @@ class OpenProject:
     ) -> _sansio.Document | None:
         """Send one API request and return the decoded document (None for an empty 2xx).
 
-        ``retry=None`` retries what is safe (GET/HEAD/DELETE, form POSTs), ``True`` opts a
-        side-effecting request in, ``False`` sends exactly once.
+        ``retry=None`` retries what is safe (GET/HEAD/DELETE, form POSTs, and any request
+        that never reached the server), ``True`` opts a side-effecting request in, ``False``
+        sends exactly once. ``timeout`` overrides the session's timeouts for this call
+        (seconds for each exchange, or an ``aiohttp.ClientTimeout``).
         """
-        method = method.upper()
+        self._check_open()
+        if not isinstance(method, str) or not method.strip().isalpha():
+            raise ValueError(f"method must be an HTTP method name, got {method!r}")
+        if retry is not None and not isinstance(retry, bool):
+            raise TypeError(f"retry must be True, False or None, got {retry!r}")
+        method = method.strip().upper()
         url = self.resolve(href)
         if params:
             url = url.update_query(_sansio.encode_params(params))
-        if not self.same_origin(url) and (
-            self.cross_origin == "refuse"
-            or (self.cross_origin == "refuse_writes" and method not in ("GET", "HEAD"))
-        ):
-            raise CrossOriginRefused(
-                f"refusing {method} to {safe_url(url)}: not the configured server "
-                f"{self._origin} (cross_origin={self.cross_origin!r})"
-            )
+        self._check_cross_origin(method, url, redirect_from=None)
         body: bytes | None = None
         if json is not None:
             body = _sansio.dumps(json)
@@ -274,12 +419,15 @@ class OpenProject:
             task = asyncio.ensure_future(
                 self._with_retries("GET", url, None, None, None, None, None)
             )
-            entry = self._inflight[key] = _Inflight(task)
-            task.add_done_callback(
-                lambda _t: (
-                    self._inflight.pop(key, None) if self._inflight.get(key) is entry else None
-                )
-            )
+            new = entry = self._inflight[key] = _Inflight(task)
+
+            def done(t: asyncio.Task[_sansio.Document | None]) -> None:
+                if self._inflight.get(key) is new:
+                    del self._inflight[key]
+                if not t.cancelled():
+                    t.exception()  # retrieved: no "exception never retrieved" noise
+
+            task.add_done_callback(done)
         else:
             self.stats["merged"] += 1
         entry.waiters += 1
@@ -289,6 +437,21 @@ class OpenProject:
             entry.waiters -= 1
             if entry.waiters <= 0 and not entry.task.done():
                 entry.task.cancel()
+            current = asyncio.current_task()
+            if (
+                self._closed
+                and entry.task.cancelled()
+                and current is not None
+                and not current.cancelling()
+            ):
+                # Not this caller's cancellation: the session was closed under it.
+                raise SessionClosed(
+                    f"GET {safe_url(url)}: the OpenProject session was closed while "
+                    "the request was in flight"
+                ) from None
+            raise
+        except BaseException:
+            entry.waiters -= 1
             raise
         entry.waiters -= 1
         if doc is not None and doc.get("_type") == "Schema":
@@ -319,23 +482,62 @@ class OpenProject:
                 retry is None
                 and (method in IDEMPOTENT_METHODS or (method == "POST" and is_form_url(url.path)))
             )
-        ) and data is None
+        ) and (data is None or isinstance(data, bytes | str))
         if policy is None or retry is False:
-            return await self._send(method, url, body, data, headers, timeout, replayable)
+            return await self._send(method, url, body, data, headers, timeout, replayable, 1)
         attempt_no = 0
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
-            wait=policy.wait,
-            retry=retry_if_exception(lambda e: policy.retryable_error(e, replayable=replayable)),
-            reraise=True,
-        ):
-            with attempt:
-                attempt_no += 1
-                if attempt_no > 1:
-                    self.stats["retries"] += 1
-                return await self._send(
-                    method, url, body, data, headers, timeout, replayable, attempt_no
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.stats["retries"] += 1
+            log.info(
+                "retrying %s %s in %.2fs (attempt %d of %d failed: %s)",
+                method,
+                safe_url(url),
+                state.upcoming_sleep,
+                state.attempt_number,
+                policy.attempts,
+                describe(exc) if exc else "?",
+                extra={
+                    "method": method,
+                    "url": safe_url(url),
+                    "status": getattr(exc, "status", None),
+                    "retries": state.attempt_number,
+                },
+            )
+
+        try:
+            async for attempt in AsyncRetrying(
+                stop=policy.stop,
+                wait=policy.wait,
+                retry=retry_if_exception(
+                    lambda e: policy.retryable_error(e, replayable=replayable)
+                ),
+                before_sleep=before_sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    attempt_no += 1
+                    return await self._send(
+                        method, url, body, data, headers, timeout, replayable, attempt_no
+                    )
+        except OpenProjectError as exc:
+            exc.attempts = attempt_no
+            if attempt_no > 1:
+                log.warning(
+                    "giving up %s %s after %d attempts: %s",
+                    method,
+                    safe_url(url),
+                    attempt_no,
+                    describe(exc),
+                    extra={
+                        "method": method,
+                        "url": safe_url(url),
+                        "status": getattr(exc, "status", None),
+                        "retries": attempt_no - 1,
+                    },
                 )
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
@@ -347,11 +549,11 @@ class OpenProject:
         headers: Mapping[str, str] | None,
         timeout: aiohttp.ClientTimeout | None,
         replayable: bool,
-        attempt: int = 1,
+        attempt: int,
     ) -> _sansio.Document | None:
         """One exchange (following redirects), with one re-authentication after a 401."""
-        http = self._session()
         for reauth in (True, False):
+            http = self._session()
             status, ctype, raw, rheaders, final, sent_auth = await self._exchange(
                 http, method, url, body, data, headers, timeout, replayable, attempt
             )
@@ -362,14 +564,38 @@ class OpenProject:
                 and sent_auth is not None
                 and await self.auth.invalidate(sent_auth)
             ):
+                self.stats["reauthentications"] += 1
                 continue
             try:
                 return _sansio.decode(status, ctype, raw, url=safe_url(final))
             except (APIError, ProtocolError) as exc:
-                hint = wait_hint(rheaders) if status in (429, 503) else None
-                exc.retry_after = hint
+                if self.retry is not None and status in self.retry.statuses:
+                    exc.retry_after = wait_hint(rheaders)
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _headers(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        own_origin: bool,
+        first_hop: bool,
+    ) -> dict[str, str]:
+        hdrs: dict[str, str] = {"Accept": "application/hal+json, application/json"}
+        if own_origin:
+            hdrs.update(self._extra_headers)
+        if body is not None or (method not in ("GET", "HEAD") and data is None):
+            hdrs["Content-Type"] = "application/json"
+        if headers and (own_origin or first_hop):
+            hdrs.update(headers)
+        if not own_origin:
+            for name in list(hdrs):
+                if name.lower() in ("authorization", "cookie", "proxy-authorization"):
+                    del hdrs[name]
+        return hdrs
 
     async def _exchange(
         self,
@@ -383,21 +609,22 @@ class OpenProject:
         replayable: bool,
         attempt: int,
     ) -> tuple[int, str, bytes, Mapping[str, str], URL, str | None]:
-        current, current_method, current_body = url, method, body
-        for _hop in range(10):
+        current, current_method, current_body, current_data = url, method, body, data
+        previous: URL | None = None
+        for _hop in range(_MAX_REDIRECTS + 1):
+            own = self.same_origin(current)
+            hdrs = self._headers(
+                current_method, current, current_body, current_data, headers, own, previous is None
+            )
             sent_auth: str | None = None
-            hdrs: dict[str, str] = {"Accept": "application/hal+json, application/json"}
-            hdrs.update(self._extra_headers)
-            if current_body is not None or (current_method not in ("GET", "HEAD") and data is None):
-                hdrs["Content-Type"] = "application/json"
-            if headers:
-                hdrs.update(headers)
-            if self.auth is not None and self.same_origin(current):
+            if self.auth is not None and own:
                 sent_auth = await self.auth.header(http, self.api_root)
                 if sent_auth:
                     hdrs["Authorization"] = sent_auth
+            shown = safe_url(current)
+            failure: OpenProjectError | None = None
+            status: int | None = None
             started = time.monotonic()
-            sent = False
             try:
                 async with self._limit:
                     self.stats["requests"] += 1
@@ -405,84 +632,131 @@ class OpenProject:
                     async with http.request(
                         current_method,
                         current,
-                        data=current_body if current_body is not None else data,
+                        data=current_body if current_body is not None else current_data,
                         headers=hdrs,
                         allow_redirects=False,
                         **extra,
                     ) as resp:
-                        sent = True
                         status = resp.status
                         raw = await resp.read()
                         ctype = resp.headers.get("Content-Type", "")
                         rheaders = resp.headers
                         location = resp.headers.get("Location")
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"{current_method} {safe_url(current)} timed out",
-                    url=safe_url(current),
-                    method=current_method,
-                ) from None
-            except aiohttp.ClientPayloadError as exc:
-                if replayable:
-                    perr = ProtocolError(
-                        f"truncated answer ({type(exc).__name__})", url=safe_url(current)
-                    )
-                    perr.transient = True
-                    raise perr from None
-                raise OutcomeUnknown(
-                    f"{current_method} {safe_url(current)}: the answer was cut off after the "
-                    "request was sent; the server may have carried it out",
-                    url=safe_url(current),
-                    method=current_method,
-                ) from None
-            except aiohttp.ClientConnectorError as exc:
-                err = ConnectionFailed(
-                    f"cannot connect to {current.origin()} ({type(exc).__name__})",
-                    url=safe_url(current),
-                    method=current_method,
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = self._transport_error(
+                    exc, current_method, shown, status, replayable, timeout
                 )
-                err.before_send = True
-                raise err from None
-            except aiohttp.ClientError as exc:
-                if replayable:
-                    raise ConnectionFailed(
-                        f"{current_method} {safe_url(current)}: connection lost "
-                        f"({type(exc).__name__})",
-                        url=safe_url(current),
-                        method=current_method,
-                    ) from None
-                raise OutcomeUnknown(
-                    f"{current_method} {safe_url(current)}: connection lost after the request "
-                    f"was sent ({type(exc).__name__}); the server may have carried it out — "
-                    "check before sending it again",
-                    url=safe_url(current),
-                    method=current_method,
-                ) from None
-            finally:
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "%s %s -> %s in %.3fs (attempt %d)",
-                        current_method,
-                        safe_url(current),
-                        status if sent else "no answer",
-                        time.monotonic() - started,
-                        attempt,
-                    )
-            if status in _REDIRECTS and location:
-                if current_method not in ("GET", "HEAD") and status not in (307, 308):
-                    current_method, current_body = "GET", None
-                current = current.join(URL(location))
-                continue
-            log.info(
-                "%s %s %d %.3fs%s",
+            duration = time.monotonic() - started
+            log.debug(
+                "%s %s -> %s in %.3fs%s",
                 current_method,
-                safe_url(current),
-                status,
-                time.monotonic() - started,
-                f" retry {attempt - 1}" if attempt > 1 else "",
+                shown,
+                status if failure is None else type(failure).__name__,
+                duration,
+                f" (retry {attempt - 1})" if attempt > 1 else "",
+                extra={
+                    "method": current_method,
+                    "url": shown,
+                    "status": status if failure is None else None,
+                    "duration": duration,
+                    "retries": attempt - 1,
+                },
             )
+            if failure is not None:
+                raise failure  # outside the except block: no aiohttp exception in the chain
+            assert status is not None
+            if status in _REDIRECTS and location:
+                try:
+                    target = self.resolve(current.join(URL(location)))
+                except (InvalidHref, ValueError):
+                    raise ProtocolError(
+                        f"redirect to an unusable Location {location[:200]!r}",
+                        status=status,
+                        url=shown,
+                    ) from None
+                if current_method not in ("GET", "HEAD") and status not in (307, 308):
+                    current_method, current_body, current_data = "GET", None, None
+                self._check_cross_origin(current_method, target, redirect_from=current)
+                previous, current = current, target
+                continue
             return status, ctype, raw, rheaders, current, sent_auth
-        raise ProtocolError("too many redirects", url=safe_url(url))
+        raise ProtocolError(f"more than {_MAX_REDIRECTS} redirects", url=safe_url(url))
+
+    def _transport_error(
+        self,
+        exc: BaseException,
+        method: str,
+        shown: str,
+        status: int | None,
+        replayable: bool,
+        timeout: aiohttp.ClientTimeout | None,
+    ) -> OpenProjectError:
+        """The library's error for an aiohttp/timeout failure (never chained to it)."""
+        kind = type(exc).__name__
+        if isinstance(exc, aiohttp.InvalidURL):
+            return InvalidHref(f"cannot request {shown}: invalid URL ({kind})")
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            ctimeout = RequestTimeout(
+                f"{method} {shown}: could not connect within the connect timeout",
+                before_send=True,
+                url=shown,
+                method=method,
+            )
+            ctimeout.timeout = (timeout or self.timeout).connect
+            return ctimeout
+        if isinstance(exc, TimeoutError):
+            limits = timeout or self.timeout
+            limit = limits.sock_read if isinstance(exc, aiohttp.SocketTimeoutError) else None
+            limit = limit or limits.total or limits.sock_read
+            after = f" after {limit:g}s" if limit else ""
+            err: RequestTimeout
+            if replayable:
+                err = RequestTimeout(
+                    f"{method} {shown}: no answer{after}", url=shown, method=method
+                )
+            else:
+                err = TimeoutOutcomeUnknown(
+                    f"{method} {shown}: no answer{after} after the request was sent; the "
+                    "server may have carried it out - check before sending it again",
+                    url=shown,
+                    method=method,
+                )
+            err.timeout = limit
+            return err
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            if replayable:
+                perr = ProtocolError(f"the answer was cut off ({kind})", status=status, url=shown)
+                perr.transient = True
+                return perr
+            lost = OutcomeUnknown(
+                f"{method} {shown}: the server answered {status} but the answer was cut off; "
+                "it may have carried the request out - check before sending it again",
+                url=shown,
+                method=method,
+            )
+            lost.status = status
+            return lost
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            certificate = isinstance(
+                exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError
+            )
+            return ConnectionFailed(
+                f"{method} {shown}: cannot connect to the server ({kind})",
+                before_send=True,
+                transient=not certificate,
+                url=shown,
+                method=method,
+            )
+        if replayable:
+            return ConnectionFailed(
+                f"{method} {shown}: connection lost ({kind})", url=shown, method=method
+            )
+        return OutcomeUnknown(
+            f"{method} {shown}: connection lost after the request was sent ({kind}); the "
+            "server may have carried it out - check before sending it again",
+            url=shown,
+            method=method,
+        )
 
     # -- resources -------------------------------------------------------------------
 

@@ -3,15 +3,17 @@
     OpenProjectError                  base of everything below
     ├── ProtocolError                 the answer is not a HAL document we can use
     ├── TransportError                the HTTP exchange itself failed
-    │   ├── ConnectionFailed          could not connect / connection lost before sending
+    │   ├── ConnectionFailed          could not connect / connection lost before an answer
     │   ├── RequestTimeout            no answer within the timeout
-    │   └── OutcomeUnknown            a non-idempotent request was sent, its answer lost
+    │   ├── OutcomeUnknown            a non-idempotent request was sent, its answer lost
+    │   └── TimeoutOutcomeUnknown     both of the last two (RequestTimeout, OutcomeUnknown)
     ├── SessionClosed                 the OpenProject session was used after close
     ├── LinkError                     a link cannot be used as asked
     │   ├── ActionUnavailable         no such link now (also KeyError, AttributeError)
     │   ├── NotVisible                the href is the "undisclosed" URN
     │   ├── NotAnAPIResource          the link targets e.g. text/html
-    │   └── CrossOriginRefused        a write to another origin, refused by policy
+    │   ├── CrossOriginRefused        a write to another origin, refused by policy
+    │   └── InvalidHref               not an http(s) URL we can request (also ValueError)
     ├── UnknownField                  a custom field name the schema does not have
     └── APIError                      the server answered with an Error document
         ├── BadRequest
@@ -38,6 +40,9 @@
 
 Match on the class or on ``identifier`` (the URN), never on ``message``: messages are
 localized by the server.
+
+Warnings: :class:`InsecureTransportWarning` (credentials over plain ``http://`` to a host
+that is not loopback; once per process and origin).
 """
 
 from __future__ import annotations
@@ -55,8 +60,10 @@ __all__ = [
     "ConnectionFailed",
     "CrossOriginRefused",
     "FormInvalid",
+    "InsecureTransportWarning",
     "InsufficientScope",
     "InternalServerError",
+    "InvalidHref",
     "InvalidQuery",
     "InvalidRenderContext",
     "InvalidRequestBody",
@@ -85,6 +92,7 @@ __all__ = [
     "ResourceTypeMismatch",
     "SessionClosed",
     "Throttled",
+    "TimeoutOutcomeUnknown",
     "TooManyRequests",
     "TransportError",
     "TypeNotSupported",
@@ -102,10 +110,16 @@ class OpenProjectError(Exception):
 
     ``retry_after`` is the wait (seconds) the server asked for, ``transient`` marks
     failures worth another try (a body cut off mid-way); the retry policy reads both.
+    ``attempts`` is how many times the request was sent before this error was raised.
     """
 
     retry_after: float | None = None
     transient: bool = False
+    attempts: int = 1
+
+
+class InsecureTransportWarning(UserWarning):
+    """Credentials would travel over plain ``http://`` to a host that is not loopback."""
 
 
 class ProtocolError(OpenProjectError):
@@ -142,25 +156,52 @@ class ProtocolError(OpenProjectError):
 
 
 class TransportError(OpenProjectError):
-    """The HTTP exchange failed below the API level (connection, timeout)."""
+    """The HTTP exchange failed below the API level (connection, timeout).
 
-    def __init__(self, message: str, *, url: str | None = None, method: str | None = None):
-        self.url = url
-        self.method = method
-        super().__init__(message)
-
-
-class ConnectionFailed(TransportError):
-    """The connection could not be made or broke before an answer arrived.
-
-    ``before_send`` is True when the request never left (always safe to retry).
+    ``url`` is the URL without user info and with secret-looking query values hidden,
+    ``method`` the HTTP method. ``before_send`` is True when the request certainly never
+    reached the server (the connection could not be made), so sending it again is safe
+    whatever the method. ``transient`` is True when another try may succeed.
     """
 
     before_send: bool = False
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        method: str | None = None,
+        before_send: bool | None = None,
+        transient: bool | None = None,
+    ) -> None:
+        self.url = url
+        self.method = method
+        if before_send is not None:
+            self.before_send = before_send
+        if transient is not None:
+            self.transient = transient
+        super().__init__(message)
+
+
+class ConnectionFailed(TransportError):
+    """The connection could not be made (``before_send``) or broke before an answer arrived.
+
+    Only raised for a broken connection when the request is safe to repeat; otherwise
+    the library raises :class:`OutcomeUnknown`.
+    """
+
+    transient = True
+
 
 class RequestTimeout(TransportError):
-    """No complete answer within the configured timeout."""
+    """No complete answer within the configured timeout (``timeout``: the limit, seconds).
+
+    ``before_send`` is True when the connection itself could not be made in time.
+    """
+
+    transient = True
+    timeout: float | None = None
 
 
 class OutcomeUnknown(TransportError):
@@ -168,7 +209,19 @@ class OutcomeUnknown(TransportError):
 
     The server may or may not have carried it out; the library never re-sends such a
     request by itself. Look the result up (e.g. filter by subject) before trying again.
+    ``status`` is the HTTP status when it arrived before the body was cut off.
     """
+
+    status: int | None = None
+
+
+class TimeoutOutcomeUnknown(RequestTimeout, OutcomeUnknown):
+    """A request with side effects was sent and no answer came within the timeout.
+
+    Both a :class:`RequestTimeout` and an :class:`OutcomeUnknown`: catch either.
+    """
+
+    transient = False
 
 
 class SessionClosed(OpenProjectError):
@@ -220,6 +273,11 @@ class NotAnAPIResource(LinkError):
 
 class CrossOriginRefused(LinkError):
     """A request with side effects to another origin than the configured server was refused."""
+
+
+class InvalidHref(LinkError, ValueError):
+    """An href (from a document, a redirect or the caller) that is not an http(s) URL the
+    library can request: unparsable, another scheme, or with credentials in it."""
 
 
 class UnknownField(OpenProjectError, KeyError):
