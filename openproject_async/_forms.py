@@ -2,26 +2,56 @@
 
 The flow of the usage guide: POST the form with your values, read the embedded schema
 and ``validationErrors``, commit through the ``commit`` link (present exactly when the
-form is valid). Where a value goes comes from the schema: link-valued fields under
-``_links`` as ``{"href": ...}``, scalars at the root, Formattables as ``{"raw": ...}``.
-Custom fields can be named by their human name (``"Story points"``), and values of
-link fields by the name of an allowed value (``type="Task"``).
+form is valid — the server decides, the client never second-guesses it).
+
+Where a value goes comes from the schema (:attr:`Field.placement`): a field with
+``location: "_links"``, a field the form's payload keeps under ``_links``, a field with
+allowed values, or a field of a resource type (``User``, ``Project``...) goes under
+``_links`` as ``{"href": ...}``; ``location: "_meta"`` under ``_meta``; everything else at
+the root, Formattables as ``{"raw": ...}``. Values for link fields may be a resource, a
+:class:`Link`, an href, ``None`` (unset) or the *name* of an allowed value
+(``type="Task"``, ``assignee="Dana Developer"``). Fields may be named by key
+(``customField3``), by the schema's human name (``"Story points"``) or in snake_case
+(``start_date``).
+
+What a commit sends: the body the form was last validated with (your changes, placed,
+plus ``lockVersion`` for updates) — not the whole ``payload``. The server validated exactly
+that body, so the commit does exactly what the form promised: a PATCH changes only what
+you changed, and a create is not re-validated against values you never sent (required
+custom fields are checked only when sent). A form this library did not open (e.g. one
+you fetched yourself) commits its ``payload``, as the usage guide describes.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import inspect
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from yarl import URL
 
 from . import _body, _sansio
 from ._links import Link
 from ._resource import Resource
-from .errors import APIError, FormInvalid, ProtocolError, UnknownField, UpdateConflict
+from ._retry import is_form_url
+from .errors import (
+    ActionUnavailable,
+    APIError,
+    FormInvalid,
+    OpenProjectError,
+    PropertyFormatError,
+    PropertyIsReadOnly,
+    ProtocolError,
+    ResourceTypeMismatch,
+    UnknownField,
+    UpdateConflict,
+)
 
 if TYPE_CHECKING:
     from ._session import OpenProject
 
+# Schema types whose values are plain JSON at the root of a body.
 SCALAR_TYPES = frozenset(
     {
         "String",
@@ -35,17 +65,67 @@ SCALAR_TYPES = frozenset(
         "Formattable",
         "Password",
         "Color",
-        "Link",
+        "Link",  # a URL custom field: a string
         "Money",
+        "Timestamp",
         "SchemaPropertyVisibility",
     }
 )
 
-MergeCallback = Callable[[Resource, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# Schema types that are objects embedded at the root (not references).
+EMBEDDED_TYPES = frozenset(
+    {"GridWidget", "QueryTimelineLabels", "QueryFilterInstance", "WorkPackageFormAttributeGroup"}
+)
+
+# Keys that name link fields on OpenProject's own resources. Used only to decide what to
+# send in the very first request of a create form (before any schema is known): a string
+# given for one of these is the name of an allowed value, not a scalar.
+_LINK_KEYS = frozenset(
+    {
+        "type",
+        "status",
+        "priority",
+        "project",
+        "assignee",
+        "responsible",
+        "version",
+        "category",
+        "parent",
+        "budget",
+        "user",
+        "principal",
+        "activity",
+        "workPackage",
+        "definingProject",
+        "roles",
+    }
+)
+
+# Keys of Formattable properties on OpenProject's own resources (first request only).
+_FORMATTABLE_KEYS = frozenset({"description", "comment", "statusExplanation"})
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_ROUNDS = 4
+
+MergeResult = dict[str, Any] | None
+MergeCallback = Callable[[Resource, dict[str, Any]], MergeResult | Awaitable[MergeResult]]
+
+#: Cache of name -> href choices made while one form is negotiated.
+_Memo = dict[tuple[str, str], str]
+
+
+class SchemaNotLoaded(OpenProjectError, LookupError):
+    """``resource.field(name)`` was used before the resource's schema was fetched.
+
+    ``await resource.load_schema()`` fetches it once per session (schemas are cached).
+    """
 
 
 class Field:
-    """One property of a schema: ``type``, ``name`` (human), ``required``, ``writable``..."""
+    """One property of a schema: ``key``, ``type``, ``name`` (human), ``required``, ...
+
+    ``placement`` says where a value goes in a request body.
+    """
 
     __slots__ = ("key", "raw", "schema")
 
@@ -56,12 +136,19 @@ class Field:
 
     @property
     def type(self) -> str:
+        """The schema type (``String``, ``User``, ``[]CustomOption``...)."""
         return str(self.raw.get("type", ""))
+
+    @property
+    def base_type(self) -> str:
+        """The type without the ``[]`` of multi-value fields."""
+        return self.type.removeprefix("[]")
 
     @property
     def name(self) -> str:
         """The human name (what custom fields are known by)."""
-        return str(self.raw.get("name", self.key))
+        value = self.raw.get("name")
+        return value if isinstance(value, str) else self.key
 
     @property
     def required(self) -> bool:
@@ -81,137 +168,288 @@ class Field:
         return value if isinstance(value, str) else None
 
     @property
-    def is_link(self) -> bool:
-        """Does a value of this field go under ``_links``?"""
-        if self.location == "_links":
-            return True
-        links = self.raw.get("_links")
-        if isinstance(links, Mapping) and "allowedValues" in links:
-            return True
-        base = self.type.removeprefix("[]")
-        return bool(base) and base not in SCALAR_TYPES and base[:1].isupper()
-
-    @property
     def is_list(self) -> bool:
         return self.type.startswith("[]")
 
-    def _allowed_links(self) -> list[Link] | str | None:
+    @property
+    def is_formattable(self) -> bool:
+        return self.base_type == "Formattable"
+
+    @property
+    def has_allowed_values(self) -> bool:
         links = self.raw.get("_links")
-        allowed = links.get("allowedValues") if isinstance(links, Mapping) else None
-        if isinstance(allowed, list):
-            return [Link("allowedValues", a) for a in allowed if isinstance(a, Mapping)]
-        if isinstance(allowed, Mapping) and isinstance(allowed.get("href"), str):
-            return str(allowed["href"])
-        return None
-
-    async def allowed_values(self) -> list[Any]:
-        """The allowed values as resources (embedded, listed as links, or behind a collection).
-
-        Scalar allowed values (plain strings) are returned as they are.
-        """
-        op = self.schema.session
         embedded = self.raw.get("_embedded")
-        emb = embedded.get("allowedValues") if isinstance(embedded, Mapping) else None
-        if isinstance(emb, list):
-            return [op.wrap(d) if isinstance(d, dict) else d for d in emb]
-        plain = self.raw.get("allowedValues")
-        if isinstance(plain, list):
-            return [op.wrap(d) if isinstance(d, dict) else d for d in plain]
-        links = self._allowed_links()
-        if isinstance(links, list):
-            return await op.get_many([lk.href for lk in links if lk.href])
-        if isinstance(links, str):
-            collection = await op.get(links, pageSize=-1)
-            return await collection.to_list() if hasattr(collection, "to_list") else []
-        return []
-
-    async def choose(self, value: str) -> str:
-        """The href of the allowed value named ``value`` (name, title or identifier)."""
-        wanted = value.casefold()
-        links = self._allowed_links()
-        if isinstance(links, list):
-            for lk in links:
-                if lk.title and lk.title.casefold() == wanted:
-                    return lk.href or ""
-        candidates: list[str] = []
-        for item in await self.allowed_values():
-            if not isinstance(item, Resource):
-                continue
-            names = [item.get(k) for k in ("name", "identifier", "value", "login")]
-            self_link = item.links.get("self")
-            names.append(self_link.title if isinstance(self_link, Link) else None)
-            names = [n for n in names if isinstance(n, str)]
-            if any(n.casefold() == wanted for n in names):
-                return item.href or ""
-            candidates.extend(names[:1])
-        raise UnknownField(
-            f"{value!r} (for {self.name})", candidates or ["(no allowed values listed)"]
+        return (isinstance(links, Mapping) and "allowedValues" in links) or (
+            isinstance(embedded, Mapping) and "allowedValues" in embedded
         )
 
+    @property
+    def placement(self) -> str:
+        """``"_links"``, ``"_meta"`` or ``"root"``: where a value of this field goes.
+
+        In order: the schema's ``location``; where the form's payload has the key; allowed
+        values (links); a resource type (anything but scalar and embedded-object types).
+        """
+        location = self.location
+        if location in ("_links", "_meta"):
+            return location
+        hint = self.schema.payload_hint(self.key)
+        if hint is not None:
+            return hint
+        if self.has_allowed_values:
+            return "_links"
+        base = self.base_type
+        if not base or base in SCALAR_TYPES or base in EMBEDDED_TYPES or not base[:1].isupper():
+            return "root"
+        return "_links"
+
+    @property
+    def is_link(self) -> bool:
+        """Does a value of this field go under ``_links``?"""
+        return self.placement == "_links"
+
+    def _allowed_source(self) -> tuple[str, list[Link] | str | list[Any] | None]:
+        """Where the allowed values are: ("links", [Link]), ("href", collection href),
+        ("embedded", [doc]), ("plain", [value]) or ("none", None)."""
+        links = self.raw.get("_links")
+        allowed = links.get("allowedValues") if isinstance(links, Mapping) else None
+        embedded = self.raw.get("_embedded")
+        emb = embedded.get("allowedValues") if isinstance(embedded, Mapping) else None
+        if isinstance(emb, list) and (emb or not isinstance(allowed, list)):
+            return "embedded", emb
+        if isinstance(allowed, list):
+            return "links", [Link("allowedValues", a) for a in allowed if isinstance(a, Mapping)]
+        if isinstance(allowed, Mapping) and isinstance(allowed.get("href"), str):
+            return "href", str(allowed["href"])
+        plain = self.raw.get("allowedValues")
+        if isinstance(plain, list):
+            return "plain", plain
+        return "none", None
+
+    async def allowed_values(self) -> list[Any]:
+        """The allowed values: resources (embedded, listed as links, or behind a collection
+        href — fetched with the largest page size, further pages concurrently), or the
+        plain values of a scalar field. ``[]`` when the schema lists none."""
+        op = self.schema.session
+        kind, source = self._allowed_source()
+        if kind == "embedded" and isinstance(source, list):
+            return [op.wrap(d) if isinstance(d, dict) else d for d in source]
+        if kind == "plain" and isinstance(source, list):
+            return list(source)
+        if kind == "links" and isinstance(source, list):
+            return await op.get_many([lk.href for lk in source if isinstance(lk, Link) and lk.href])
+        if kind == "href" and isinstance(source, str):
+            return await _fetch_all(op, source)
+        return []
+
+    async def choose(self, value: str, *, _memo: _Memo | None = None) -> str:
+        """The href of the allowed value named ``value``.
+
+        Matches, ignoring case, a link's title or a resource's ``name``, ``value`` (custom
+        options), ``identifier``, ``login`` or self-link title. Listed links are matched
+        by title without a request; a collection is fetched once (``pageSize=-1``).
+        Raises UnknownField listing the names on offer, ValueError when two differ.
+        """
+        kind, source = self._allowed_source()
+        key = (f"{self.key}:{kind}:{_source_key(source)}", value)
+        if _memo is not None and key in _memo:
+            return _memo[key]
+        wanted = value.casefold()
+        found: dict[str, str] = {}  # href -> name
+        offered: list[str] = []
+        if kind == "links" and isinstance(source, list):
+            for lk in source:
+                if isinstance(lk, Link) and lk.title is not None and lk.href:
+                    offered.append(lk.title)
+                    if lk.title.casefold() == wanted:
+                        found[lk.href] = lk.title
+        titled = kind == "links" and all(isinstance(lk, Link) and lk.title for lk in source or [])
+        if not found and not titled and kind in ("links", "embedded", "href"):
+            for item in await self.allowed_values():
+                if not isinstance(item, Resource) or not item.href:
+                    continue
+                names = _names_of(item)
+                offered.extend(names[:1])
+                if any(n.casefold() == wanted for n in names):
+                    found[item.href] = names[0]
+        if not found:
+            listed = list(dict.fromkeys(offered))
+            if not listed:
+                listed = ["(the schema lists no allowed values)"]
+            elif len(listed) > 30:
+                listed = [*listed[:30], f"... ({len(listed) - 30} more)"]
+            raise UnknownField(f"{value!r} (a value for {self.name})", listed)
+        if len(found) > 1:
+            raise ValueError(
+                f"{value!r} matches several allowed values of {self.name}: "
+                + ", ".join(f"{h} ({n})" for h, n in found.items())
+                + "; pass the resource or its href instead"
+            )
+        href = next(iter(found))
+        if _memo is not None:
+            _memo[key] = href
+        return href
+
     def __repr__(self) -> str:
-        where = "_links" if self.is_link else "root"
-        return f"<Field {self.key} {self.type} {self.name!r} ({where})>"
+        return f"<Field {self.key} {self.type} {self.name!r} ({self.placement})>"
+
+
+def _names_of(item: Resource) -> list[str]:
+    names = [item.get(k) for k in ("name", "value", "identifier", "login")]
+    self_link = item.links.get("self")
+    names.append(self_link.title if isinstance(self_link, Link) else None)
+    return [n for n in names if isinstance(n, str) and n]
+
+
+def _source_key(source: Any) -> str:
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list):
+        return ",".join(
+            (s.href or "")
+            if isinstance(s, Link)
+            else str(_body.href_of(s) or (s.get("_links", {}).get("self", {}).get("href")))
+            if isinstance(s, Mapping)
+            else str(s)
+            for s in source
+        )
+    return ""
+
+
+async def _fetch_all(op: OpenProject, href: str) -> list[Any]:
+    """Every element of a collection: the largest page first (``pageSize=-1`` overrides e.g.
+    ``pageSize=0``, which would return a count only), then the rest concurrently."""
+    from ._collection import Collection
+
+    first = await op.get(href, pageSize=-1)
+    if not isinstance(first, Collection):
+        raise ProtocolError(f"allowed values at {href} are not a collection")
+    return list(await first.to_list(concurrency=4))
 
 
 class Schema(Resource):
     """A ``Schema``: ``schema["subject"]`` or ``schema["Story points"]`` gives a :class:`Field`."""
 
-    __slots__ = ()
+    __slots__ = ("_hint",)
+
+    def __init__(
+        self, op: OpenProject, data: dict[str, Any], payload: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(op, data)
+        self._hint = payload
+
+    def payload_hint(self, key: str) -> str | None:
+        """Where the form's payload (when this schema came with one) keeps ``key``."""
+        payload = self._hint
+        if payload is None:
+            return None
+        links = payload.get("_links")
+        if isinstance(links, Mapping) and key in links:
+            return "_links"
+        meta = payload.get("_meta")
+        if isinstance(meta, Mapping) and key in meta:
+            return "_meta"
+        if key in payload:
+            return "root"
+        return None
 
     @property
     def fields(self) -> dict[str, Field]:
+        """``{key: Field}`` for every property the schema describes."""
         return {
             k: Field(self, k, v)
             for k, v in self._data.items()
             if isinstance(v, dict) and not k.startswith("_") and "type" in v
         }
 
+    def find(self, name: str) -> Field | None:
+        """The field for a key, a human name or a snake_case key; None when there is none.
+
+        Order: exact key, exact human name, key or human name ignoring case, camelCase of a
+        snake_case name. A human name shared by several fields raises ValueError.
+        """
+        data = self._data
+        raw = data.get(name)
+        if isinstance(raw, dict) and not name.startswith("_") and "type" in raw:
+            return Field(self, name, raw)
+        fields = list(self.fields.values())
+        folded = name.casefold()
+        exact = [f for f in fields if f.name == name]
+        loose = [f for f in fields if folded in (f.name.casefold(), f.key.casefold())]
+        for matches in (exact, loose):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise ValueError(
+                    f"field name {name!r} is ambiguous: "
+                    + ", ".join(f"{f.key} ({f.name})" for f in matches)
+                    + "; use the key"
+                )
+        camel = _body.camel(name)
+        if camel != name:
+            return self.find(camel)
+        return None
+
     def key_for(self, name: str) -> str:
         """The property key for a key or a human name (``"Story points"`` -> ``customField1``)."""
-        data = self._data
-        if isinstance(data.get(name), dict) and not name.startswith("_"):
-            return name
-        wanted = name.casefold()
-        for key, field in self.fields.items():
-            if field.name.casefold() == wanted:
-                return key
-        raise UnknownField(name, [f"{k} ({f.name})" for k, f in self.fields.items()])
+        return self[name].key
+
+    def available(self) -> list[str]:
+        """``key (human name)`` for every field — what error messages list."""
+        return [f"{k} ({f.name})" if f.name != k else k for k, f in self.fields.items()]
 
     def __getitem__(self, name: str) -> Field:
-        key = self.key_for(name)
-        return Field(self, key, self._data[key])
+        field = self.find(name)
+        if field is None:
+            raise UnknownField(name, self.available())
+        return field
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
         try:
-            self.key_for(name)
-        except UnknownField:
-            return False
-        return True
+            return self.find(name) is not None
+        except ValueError:
+            return True
 
 
 class Form(Resource):
     """A ``Form``: ``payload``, ``schema``, ``errors``, ``is_valid``, ``validate``, ``commit``."""
 
-    __slots__ = ()
+    __slots__ = ("_base", "_sent", "_values")
+
+    def __init__(self, op: OpenProject, data: dict[str, Any]) -> None:
+        super().__init__(op, data)
+        self._sent: dict[str, Any] | None = None
+        self._base: dict[str, Any] = {}
+        self._values: dict[str, Any] = {}
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The body the server would accept, your changes applied (raw document)."""
+        """The server's view of the resource with your changes applied (raw document)."""
         value = self.embedded.get("payload")
         return value if isinstance(value, dict) else {}
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """What :meth:`commit` sends: the body this form was validated with (the payload
+        for a form this library did not open)."""
+        return dict(self._sent) if self._sent is not None else self.payload
 
     @property
     def schema(self) -> Schema:
         raw = self.embedded.get("schema")
         if not isinstance(raw, dict):
             raise ProtocolError("form has no embedded schema")
-        return Schema(self._op, raw)
+        payload = self.embedded.get("payload")
+        return Schema(self._op, raw, payload if isinstance(payload, dict) else None)
 
     @property
     def errors(self) -> dict[str, APIError]:
-        """``{property: APIError}`` from ``validationErrors``; ``{}`` when valid."""
+        """``{property: APIError}`` from ``validationErrors``; ``{}`` when valid.
+
+        A property with several problems maps to a MultipleErrors whose ``errors`` lists them.
+        """
         return _sansio.validation_errors(self.embedded.get("validationErrors"))
 
     @property
@@ -219,24 +457,41 @@ class Form(Resource):
         """True exactly when the server offers a ``commit`` link."""
         return self.can("commit")
 
-    async def validate(self, **changes: Any) -> Form:
-        """POST the form again: its payload plus ``changes`` (placed by its schema)."""
-        body = _merge(self.payload, await place(self.schema, changes))
-        rel = "validate" if self.can("validate") else "self"
-        link = self.link(rel)
+    def __repr__(self) -> str:
+        if self.is_valid:
+            state = "valid"
+        else:
+            errors = self.errors
+            state = f"invalid: {', '.join(errors)}" if errors else "no commit link"
+        href = self.href or ""
+        return f"<Form {href} {state}>".replace("  ", " ")
+
+    async def validate(self, *, fields: Mapping[str, Any] | None = None, **changes: Any) -> Form:
+        """POST the form again with more changes; returns the new Form (this one is unchanged).
+
+        The new request is this form's values plus ``changes`` (``fields=`` for names that
+        are not Python identifiers), placed by the schema.
+        """
+        link = self.link("validate") if self.can("validate") else self.link("self")
         if isinstance(link, list) or link.href is None:
             raise ProtocolError("form has no validate/self link to post to")
-        doc = await self._op.request("POST", link.href, json=body)
-        return _as_form(self._op, doc)
+        values = _values_of(changes, fields)
+        if self._sent is None:
+            base, merged = dict(self.payload), values
+        else:
+            base, merged = dict(self._base), {**self._values, **values}
+        return await _negotiate(self._op, link.href, base, merged, self.schema)
 
     async def commit(self, *, notify: bool | None = None, retry: bool | None = None) -> Any:
-        """Send the payload through the ``commit`` link.
+        """Send :attr:`body` through the ``commit`` link; returns the written resource.
 
-        Without a commit link raise FormInvalid (every error, expanded) and send nothing.
+        Without a commit link raise FormInvalid (every property's error, MultipleErrors
+        expanded) and send nothing. ``notify=False`` suppresses notifications. A create is
+        sent once: it is not retried unless you pass ``retry=True``.
         """
         if not self.is_valid:
             raise FormInvalid(self.errors, body=self._data)
-        return await self.action("commit", json=self.payload, notify=notify, retry=retry)
+        return await self.action("commit", json=self.body, notify=notify, retry=retry)
 
 
 def _as_form(op: OpenProject, doc: Any) -> Form:
@@ -259,134 +514,350 @@ def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _scalar(value: Any) -> Any:
-    if isinstance(value, _dt.datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return f"PT{int(value.total_seconds())}S"
-    return value
+def _values_of(values: Mapping[str, Any], fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    out = dict(values)
+    if fields is not None:
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"fields= must be a mapping of field names to values, got {fields!r}")
+        out.update(fields)
+    return out
+
+
+def _guess(name: str, value: Any) -> str | None:
+    """Placement before any schema is known: only what is certain, else None (wait)."""
+    if not _IDENTIFIER.match(name):
+        return None  # a human name: needs the schema
+    if _body.is_reference(value) or _body.looks_like_href(value):
+        return "_links"
+    if isinstance(value, str) and (name in _LINK_KEYS or name.startswith("customField")):
+        return None  # probably the name of an allowed value
+    if name in _FORMATTABLE_KEYS and isinstance(value, str):
+        return "formattable"
+    if value is None or name in _LINK_KEYS:
+        return None
+    return "root"
 
 
 async def place(
-    schema: Schema | None, values: Mapping[str, Any], pending: dict[str, Any] | None = None
+    schema: Schema | None,
+    values: Mapping[str, Any],
+    pending: dict[str, Any] | None = None,
+    *,
+    memo: _Memo | None = None,
 ) -> dict[str, Any]:
-    """A body for ``values`` following ``schema``.
+    """A request body for ``values``, placed by ``schema``.
 
-    Names the schema does not know yet go to ``pending`` when given (a project or type
-    change may add them), else raise UnknownField listing the schema's fields.
+    Names the schema does not have go to ``pending`` when given (a project or type change
+    may add them), else raise UnknownField listing the schema's fields. Without a schema
+    only certain placements are made (references under ``_links``, scalars of identifier
+    names at the root); the rest goes to ``pending``.
     """
     body: dict[str, Any] = {}
     for name, value in values.items():
         if name in ("_links", "_meta") and isinstance(value, Mapping):
             body = _merge(body, {name: value})
             continue
-        field: Field | None = None
-        if schema is not None:
-            try:
-                field = schema[name]
-            except UnknownField:
-                if pending is None:
-                    raise
-                pending[name] = value
-                continue
-        elif pending is not None and not _body.is_reference(value):
-            pending[name] = value
-            continue
-        key = field.key if field else name
+        field = schema.find(name) if schema is not None else None
         if field is None:
-            if _body.is_reference(value):
-                body.setdefault("_links", {})[key] = _body.link_value(value)
+            if pending is None:
+                if schema is None:
+                    raise UnknownField(name, ["(no schema known)"])
+                raise UnknownField(name, schema.available())
+            where = _guess(name, value) if schema is None else None
+            if where is None:
+                pending[name] = value
+            elif where == "_links":
+                body.setdefault("_links", {})[_body.camel(name)] = _body.link_value(value)
+            elif where == "formattable":
+                body[_body.camel(name)] = {"raw": value}
             else:
-                body[key] = _scalar(value)
-        elif field.is_link:
-            if isinstance(value, str) and not value.startswith(("/", "http", "urn:")):
-                value = await field.choose(value)
-            body.setdefault("_links", {})[key] = _body.link_value(value)
-        elif field.type == "Formattable" and isinstance(value, str):
-            body[key] = {"raw": value}
+                body[_body.camel(name)] = _body.scalar(value)
+            continue
+        where = field.placement
+        if where == "_links":
+            body.setdefault("_links", {})[field.key] = await _link_for(field, value, memo)
+        elif where == "_meta":
+            body.setdefault("_meta", {})[field.key] = _root_value(field, value)
         else:
-            body[key] = _scalar(value)
+            body[field.key] = _root_value(field, value)
     return body
 
 
-async def open_form(resource: Resource, rel: str, values: Mapping[str, Any]) -> Form:
-    """POST the form behind ``rel`` with ``values`` placed by the schema.
+async def _link_for(field: Field, value: Any, memo: _Memo | None) -> Any:
+    if isinstance(value, list | tuple):
+        return [await _link_for(field, v, memo) for v in value]
+    if isinstance(value, str) and not _body.looks_like_href(value):
+        return {"href": await field.choose(value, _memo=memo)}
+    if isinstance(value, bool | int | float):
+        raise TypeError(
+            f"{field.name} ({field.key}) takes a link: give a resource, a Link, an href, "
+            f"None or the name of an allowed value, not {value!r}"
+        )
+    return _body.link_value(value)
 
-    Update forms get the resource's ``lockVersion``. Without a schema at hand (create
-    forms), references are sent first; the schema of that answer places the rest.
+
+def _root_value(field: Field, value: Any) -> Any:
+    if field.is_formattable:
+        if isinstance(value, str) or value is None:
+            return {"raw": value}
+        return value
+    if field.base_type == "Date" and hasattr(value, "date") and callable(value.date):
+        value = value.date()  # a datetime for a Date field: its date
+    return _body.scalar(value)
+
+
+async def _negotiate(
+    op: OpenProject,
+    href: str,
+    base: dict[str, Any],
+    values: dict[str, Any],
+    schema: Schema | None,
+) -> Form:
+    """POST the form until the body placed by the schema it answers with is the body sent.
+
+    Usually one round (the schema was known) or two (a create form: the first answer
+    brings the schema; a project or type change may bring more custom fields).
     """
-    values = dict(values)
-    extra = values.pop("fields", None)
-    if isinstance(extra, Mapping):
-        values.update(extra)
+    memo: _Memo = {}
+    pending: dict[str, Any] = {}
+    body = _merge(base, await place(schema, values, pending, memo=memo))
+    guessed = schema is None
+    for _round in range(_MAX_ROUNDS):
+        try:
+            form = _as_form(op, await op.request("POST", href, json=body))
+        except (PropertyFormatError, ResourceTypeMismatch, PropertyIsReadOnly):
+            if not guessed:
+                raise
+            # a placement made without a schema was wrong: ask with the certain part only
+            guessed = False
+            body = _merge(base, _references_only(values))
+            continue
+        guessed = False
+        form_schema = form.schema
+        pending = {}
+        wanted = _merge(base, await place(form_schema, values, pending, memo=memo))
+        if wanted == body:
+            if pending:
+                raise UnknownField(next(iter(pending)), form_schema.available())
+            form._sent, form._base, form._values = body, base, values
+            _remember_schema(op, form)
+            return form
+        body = wanted
+    raise ProtocolError(
+        f"the form at {href} did not settle after {_MAX_ROUNDS} requests "
+        "(each answer's schema placed the values differently)"
+    )
+
+
+def _references_only(values: Mapping[str, Any]) -> dict[str, Any]:
+    links = {
+        _body.camel(k): _body.link_value(v)
+        for k, v in values.items()
+        if _IDENTIFIER.match(k) and (_body.is_reference(v) or _body.looks_like_href(v))
+    }
+    return {"_links": links} if links else {}
+
+
+def _remember_schema(op: OpenProject, form: Form) -> None:
+    """Cache the form's schema under its ``baseSchema`` href (once), so ``field()`` works
+    on the written resource without another request."""
+    raw = form.embedded.get("schema")
+    if not isinstance(raw, dict):
+        return
+    links = raw.get("_links")
+    base = links.get("baseSchema") if isinstance(links, Mapping) else None
+    href = base.get("href") if isinstance(base, Mapping) else None
+    if isinstance(href, str) and op.cached_schema(href) is None:
+        op.remember_schema(href, raw)
+
+
+def _form_link(resource: Resource, rel: str) -> Link:
     link = resource.link(rel)
     if isinstance(link, list) or link.href is None:
         raise ProtocolError(f"link {rel!r} is not a single form link")
-    op = resource.session
-    body: dict[str, Any] = {}
-    if "lockVersion" in resource and "lockVersion" not in values:
-        body["lockVersion"] = resource["lockVersion"]
-    schema = await _known_schema(resource)
-    pending: dict[str, Any] = {}
-    body = _merge(body, await place(schema, values, pending))
-    for _round in range(3):
-        doc = await op.request(link.method if link.is_action else "POST", link.href, json=body)
-        form = _as_form(op, doc)
-        if not pending:
-            return form
-        todo, pending = pending, {}
-        placed = await place(form.schema, todo, pending)
-        if not placed:
-            break
-        body = _merge(body, placed)
-    name = next(iter(pending))
-    raise UnknownField(name, [f"{k} ({f.name})" for k, f in form.schema.fields.items()])
+    return link
 
 
-async def _known_schema(resource: Resource) -> Schema | None:
-    """The resource's schema (cached per session) when it links one."""
+def is_form_link(link: Link) -> bool:
+    """A POST link to one of OpenProject's form endpoints (path ends in ``/form``)."""
+    href = link.href
+    if href is None or link.method != "POST":
+        return False
+    return is_form_url(URL(href).path)
+
+
+def _is_update_of(resource: Resource, link: Link) -> bool:
+    """Is the form behind ``link`` the update form of ``resource`` itself?"""
+    if link.rel == "update":
+        return True
+    own = resource.href
+    return bool(own and link.href and link.href.rstrip("/") == own.rstrip("/") + "/form")
+
+
+async def open_form(
+    resource: Resource, rel: str, values: Mapping[str, Any], fields: Mapping[str, Any] | None = None
+) -> Form:
+    """POST the form behind ``rel`` with ``values`` placed by the schema -> Form.
+
+    The update form of a resource gets its ``lockVersion`` (unless given). The resource's
+    schema (cached per session) places values from the first request; without one (create
+    forms) the first answer's schema does.
+    """
+    link = _form_link(resource, rel)
+    base: dict[str, Any] = {}
+    values = _values_of(values, fields)
+    if _is_update_of(resource, link) and "lockVersion" in resource and "lockVersion" not in values:
+        base["lockVersion"] = resource["lockVersion"]
+    schema = await load_schema(resource) if _is_update_of(resource, link) else None
+    return await _negotiate(resource.session, link.href or "", base, values, schema)
+
+
+async def load_schema(resource: Resource) -> Schema | None:
+    """The resource's schema (``schema`` link; GET once per session, then cached)."""
     link = resource.links.get("schema")
     if not isinstance(link, Link) or not link.href:
         return None
     op = resource.session
     cached = op.cached_schema(link.href)
+    if cached is not None:
+        return Schema(op, cached)
+    fetched = await op.get(link.href)
+    if not isinstance(fetched, Schema):
+        raise ProtocolError(f"the schema link of {resource!r} did not lead to a Schema")
+    return fetched
+
+
+def field_value(resource: Resource, name: str) -> Any:
+    """The value of field ``name`` (key or human name) read with the cached schema.
+
+    Link-valued fields give their :class:`Link` (``.href``, ``.title``), a list of Links
+    for multi-value fields, None when unset; other fields the value as the document has
+    it (Formattables as their ``{format, raw, html}`` object).
+    """
+    link = resource.links.get("schema")
+    if not isinstance(link, Link) or not link.href:
+        raise SchemaNotLoaded(f"{resource!r} has no schema link; read properties with r[key]")
+    cached = resource.session.cached_schema(link.href)
     if cached is None:
-        fetched = await op.get(link.href)
-        return fetched if isinstance(fetched, Schema) else None
-    return Schema(op, cached)
+        raise SchemaNotLoaded(
+            f"the schema of {resource!r} is not loaded yet: `await resource.load_schema()` "
+            f"first (fetched once per session from {link.href})"
+        )
+    field = Schema(resource.session, cached)[name]
+    if field.placement == "_links" or field.key in resource.links:
+        value = resource.links.get(field.key)
+        if isinstance(value, Link) and value.href is None:
+            return None
+        return value
+    return resource.data.get(field.key)
 
 
 async def submit(
     resource: Resource,
     rel: str,
     values: Mapping[str, Any],
+    *,
+    fields: Mapping[str, Any] | None = None,
+    notify: bool | None = None,
+    retry_conflicts: int = 0,
+    merge: MergeCallback | None = None,
 ) -> Any:
-    """Open the form behind ``rel``, commit it; retry on conflict when asked.
+    """Open the form behind ``rel``, commit it; on 409 re-read and re-apply when asked.
 
-    ``retry_conflicts=N`` re-reads the resource after a 409 and applies the same
-    values again, up to N times (safe when the values do not depend on what you read,
-    e.g. setting a status; unsafe for read-modify-write like appending to a
-    description — pass ``merge=`` to recompute them from the fresh copy, or return None
-    from it to give up). ``notify=False`` suppresses notifications.
+    ``retry_conflicts=N``: after an UpdateConflict (someone else saved in between) read
+    the resource again and apply the same values to the fresh copy, up to N times. That
+    is safe when the values do not depend on what you read: setting a status, an
+    assignee, a subject (if another writer changed the same field, yours wins). It is not
+    safe for read-modify-write changes — appending to a description, incrementing a
+    number: pass ``merge=`` to recompute the values from the fresh copy
+    (``merge(fresh_resource, values) -> values`` or None to give up; may be async).
+    Only updates of a resource with a ``lockVersion`` can be retried; a create is never
+    sent twice.
     """
-    values = dict(values)
-    retries = int(values.pop("retry_conflicts", 0) or 0)
-    merge: MergeCallback | None = values.pop("merge", None)
-    notify: bool | None = values.pop("notify", None)
+    if retry_conflicts < 0:
+        raise ValueError("retry_conflicts must be 0 or more")
+    all_values = _values_of(values, fields)
+    if merge is not None and not retry_conflicts:
+        raise TypeError("merge= is called after a conflict: give retry_conflicts=N (N >= 1)")
+    if retry_conflicts:
+        link = _form_link(resource, rel)
+        if not (_is_update_of(resource, link) and "lockVersion" in resource):
+            raise TypeError(
+                f"retry_conflicts/merge re-apply an update of a resource with a lockVersion; "
+                f"{rel!r} of {resource!r} is not one (creates are never sent twice)"
+            )
     current = resource
-    for attempt in range(retries + 1):
+    for attempt in range(retry_conflicts + 1):
         try:
-            form = await open_form(current, rel, values)
+            form = await open_form(current, rel, all_values)
             return await form.commit(notify=notify)
         except UpdateConflict:
-            if attempt >= retries:
+            if attempt >= retry_conflicts:
                 raise
             current = await current.refresh()
             if merge is not None:
-                merged = await merge(current, dict(values))
-                if merged is None:
+                result = merge(current, dict(all_values))
+                if inspect.isawaitable(result):
+                    result = await result
+                if result is None:
                     raise
-                values = merged
+                all_values = dict(result)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def execute_custom_action(
+    work_package: Resource, action: Any, *, notify: bool | None = None, retry_conflicts: int = 0
+) -> Any:
+    """Run a custom action (title, CustomAction resource, Link or href) on ``work_package``.
+
+    Posts ``{"lockVersion": n, "_links": {"workPackage": {"href": ...}}}`` to the action's
+    ``executeImmediately`` link; ``retry_conflicts=N`` re-reads the work package after a
+    409 and runs the action again (custom actions set fixed values).
+    """
+    if retry_conflicts < 0:
+        raise ValueError("retry_conflicts must be 0 or more")
+    custom = await _custom_action(work_package, action)
+    current = work_package
+    for attempt in range(retry_conflicts + 1):
+        try:
+            return await custom.action("executeImmediately", work_package=current, notify=notify)
+        except UpdateConflict:
+            if attempt >= retry_conflicts:
+                raise
+            current = await current.refresh()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _custom_action(work_package: Resource, action: Any) -> Resource:
+    op = work_package.session
+    if isinstance(action, Resource):
+        return action
+    if isinstance(action, Link) or _body.looks_like_href(action):
+        href = action.href if isinstance(action, Link) else str(action)
+    elif isinstance(action, str):
+        listed = work_package.links.get("customActions")
+        links = listed if isinstance(listed, list) else []
+        wanted = action.casefold()
+        matches = [lk for lk in links if (lk.title or "").casefold() == wanted and lk.href]
+        if not matches:
+            raise ActionUnavailable(
+                action,
+                resource=repr(work_package),
+                actions=[lk.title or lk.href or "?" for lk in links],
+            )
+        href = matches[0].href
+    else:
+        raise TypeError(
+            "give the custom action as its title, a CustomAction resource, a Link or an href, "
+            f"not {type(action).__name__}"
+        )
+    if not href:
+        raise ProtocolError("the custom action link has no href")
+    embedded = work_package.embedded.get("customActions")
+    for doc in embedded if isinstance(embedded, list) else []:
+        if isinstance(doc, dict) and doc.get("_links", {}).get("self", {}).get("href") == href:
+            return Resource(op, doc)
+    fetched = await op.get(href)
+    if not isinstance(fetched, Resource):
+        raise ProtocolError(f"the custom action at {href} is not a resource")
+    return fetched

@@ -15,7 +15,7 @@ from ._links import Link, parse_links
 from .errors import ActionUnavailable, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:
-    from ._forms import Form
+    from ._forms import Form, MergeCallback, Schema
     from ._session import OpenProject
 
 _META = frozenset({"_links", "_embedded", "_type"})
@@ -101,8 +101,8 @@ class Resource:
         link = self.links.get(name)
         if isinstance(link, Link) and link.is_action:
 
-            async def bound(**kwargs: Any) -> Any:
-                return await self.action(name, **kwargs)
+            async def bound(*args: Any, **kwargs: Any) -> Any:
+                return await self.action(name, *args, **kwargs)
 
             bound.__name__ = name
             bound.__doc__ = f"{link.method} {link.href} (link {name!r})"
@@ -186,7 +186,7 @@ class Resource:
     async def action(
         self,
         rel: str,
-        *,
+        *args: Any,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         notify: bool | None = None,
@@ -199,6 +199,10 @@ class Resource:
         arguments make the HAL body (scalars at the root, resources/Links under
         ``_links``), merged into the link's ``payload`` when it has one. ``json=`` sends a
         body as is. ``notify=False`` adds ``?notify=false``.
+
+        A form link (POST to ``.../form``) opens the form with the keyword arguments as
+        values and returns a :class:`Form`; ``addAttachment`` uploads a file
+        (``addAttachment(path_or_bytes, file_name=, content_type=, description=)``).
         """
         link = self.link(rel)
         if isinstance(link, list):
@@ -208,12 +212,18 @@ class Resource:
                 rel, resource=self._label(), actions=self.actions(), relations=self.relations()
             )
         _check_followable(link)
-        kwargs = dict(kwargs)
-        values = _body.fill_template_vars(link.variables, kwargs)
-        href = link.expand(**values) if link.templated else link.href
         query = dict(params or {})
         if notify is not None:
             query["notify"] = notify
+        special = await self._special_action(rel, link, args, kwargs, json, query, retry)
+        if special is not _NOT_SPECIAL:
+            return special
+        if args:
+            raise TypeError(f"{rel!r} takes keyword arguments only")
+        kwargs = dict(kwargs)
+        refs: dict[str, Any] = {}
+        values = _body.fill_template_vars(link.variables, kwargs, refs)
+        href = link.expand(**values) if link.templated else link.href
         method = link.method
         if method in ("GET", "HEAD"):
             query.update(kwargs)
@@ -223,9 +233,35 @@ class Resource:
                 raise TypeError("give either json= or keyword values for the body, not both")
             body = json
         else:
-            body = _body.action_body(rel, link.payload, kwargs, values)
+            body = _body.action_body(self, rel, link, kwargs, values, refs)
         doc = await self._op.request(method, href, json=body, params=query or None, retry=retry)
         return None if doc is None else self._op.wrap(doc)
+
+    async def _special_action(
+        self,
+        rel: str,
+        link: Link,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        json: Any,
+        query: dict[str, Any],
+        retry: bool | None,
+    ) -> Any:
+        """Form links open a Form; ``addAttachment`` uploads. Else ``_NOT_SPECIAL``."""
+        from ._forms import is_form_link, open_form
+
+        if json is None and is_form_link(link):
+            if args or query or retry is not None:
+                raise TypeError(
+                    f"{rel!r} opens a form: give the values as keyword arguments; notify=, "
+                    "params= and retry= belong to form.commit() or submit()"
+                )
+            return await open_form(self, rel, kwargs)
+        if rel == "addAttachment" and json is None:
+            from ._attachments import upload
+
+            return await upload(self, link, *args, params=query, retry=retry, **kwargs)
+        return _NOT_SPECIAL
 
     async def refresh(self) -> Any:
         """GET this resource again (a new object; this one is unchanged)."""
@@ -239,21 +275,107 @@ class Resource:
         """Use the ``delete`` link (DELETE; 204 -> None)."""
         await self.action("delete", **kwargs)
 
-    async def update(self, **changes: Any) -> Form:
-        """POST the ``update`` form with ``changes`` (``lockVersion`` added) -> Form."""
+    async def update(self, *, fields: Mapping[str, Any] | None = None, **changes: Any) -> Form:
+        """POST the ``update`` form with ``changes`` (``lockVersion`` added) -> Form.
+
+        ``fields=`` takes names that are not Python identifiers (``{"Story points": 5}``).
+        """
         from ._forms import open_form
 
-        return await open_form(self, "update", changes)
+        return await open_form(self, "update", changes, fields)
 
-    async def submit(self, rel: str, **values: Any) -> Any:
-        """Open the form behind ``rel`` with ``values`` and commit it -> the written resource."""
+    async def submit(
+        self,
+        rel: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        notify: bool | None = None,
+        retry_conflicts: int = 0,
+        merge: MergeCallback | None = None,
+        **values: Any,
+    ) -> Any:
+        """Open the form behind ``rel`` with ``values``, commit it -> the written resource.
+
+        Raises FormInvalid (nothing committed) when the server offers no commit link.
+        ``retry_conflicts=N`` / ``merge=`` re-read and re-apply an update after a 409
+        (see :func:`openproject_async._forms.submit` for when that is safe).
+        """
         from ._forms import submit
 
-        return await submit(self, rel, values)
+        return await submit(
+            self,
+            rel,
+            values,
+            fields=fields,
+            notify=notify,
+            retry_conflicts=retry_conflicts,
+            merge=merge,
+        )
 
-    async def save(self, **changes: Any) -> Any:
+    async def save(
+        self,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        notify: bool | None = None,
+        retry_conflicts: int = 0,
+        merge: MergeCallback | None = None,
+        **changes: Any,
+    ) -> Any:
         """``submit("update", ...)``: update form + commit -> the updated resource."""
-        return await self.submit("update", **changes)
+        return await self.submit(
+            "update",
+            fields=fields,
+            notify=notify,
+            retry_conflicts=retry_conflicts,
+            merge=merge,
+            **changes,
+        )
+
+    async def load_schema(self) -> Schema:
+        """GET the ``schema`` link (once per session: schemas are cached) -> Schema."""
+        from ._forms import load_schema
+
+        self.link("schema")
+        schema = await load_schema(self)
+        if schema is None:
+            raise ActionUnavailable(
+                "schema", resource=self._label(), actions=self.actions(), relations=self.relations()
+            )
+        return schema
+
+    def field(self, name: str) -> Any:
+        """The value of a field by key or human name (``wp.field("Story points")``).
+
+        Needs the schema in the session's cache: ``await r.load_schema()`` first (a form
+        committed in this session caches it too). Link-valued fields give their Link
+        (``.href``, ``.title``; a list for multi-value fields; None when unset).
+        """
+        from ._forms import field_value
+
+        return field_value(self, name)
+
+    async def execute_custom_action(
+        self,
+        action: Any,
+        *,
+        notify: bool | None = None,
+        retry_conflicts: int = 0,
+    ) -> Any:
+        """Run a custom action on this work package -> the updated work package.
+
+        ``action`` is the action's title as listed in ``customActions`` (``"Close"``), a
+        CustomAction resource, its Link or href. Sends this copy's ``lockVersion``; a stale
+        copy raises UpdateConflict unless ``retry_conflicts=N`` re-reads and runs it again
+        (custom actions set fixed values, so that is safe).
+        """
+        from ._forms import execute_custom_action
+
+        return await execute_custom_action(
+            self, action, notify=notify, retry_conflicts=retry_conflicts
+        )
+
+
+_NOT_SPECIAL: Any = object()
 
 
 def _check_followable(link: Link) -> None:
