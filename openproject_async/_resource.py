@@ -256,7 +256,8 @@ class Resource:
                     f"{rel!r} opens a form: give the values as keyword arguments; notify=, "
                     "params= and retry= belong to form.commit() or submit()"
                 )
-            return await open_form(self, rel, kwargs)
+            values = dict(kwargs)
+            return await open_form(self, rel, values, values.pop("fields", None))
         if rel == "addAttachment" and json is None:
             from ._attachments import upload
 
