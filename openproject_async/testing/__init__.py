@@ -1,0 +1,26 @@
+"""An in-process fake of the OpenProject API v3, for tests and benchmarks.
+
+``FakeOpenProject`` serves seeded, deterministic data over real HTTP (aiohttp) and follows
+the real server's documents, link names, status codes and quirks (1-based ``offset``
+pages, percent-encoded link templates, forms that answer 200 with validation errors,
+409 on stale ``lockVersion``...). Knobs add latency, a worker limit and faults.
+
+This package stands alone: it does not import the client library.
+"""
+
+from ._data import Store, WorkPackage
+from ._faults import Fault, FaultSet, InjectedFault
+from ._http import RecordedRequest
+from ._main import serve
+from ._server import FakeOpenProject
+
+__all__ = [
+    "FakeOpenProject",
+    "Fault",
+    "FaultSet",
+    "InjectedFault",
+    "RecordedRequest",
+    "Store",
+    "WorkPackage",
+    "serve",
+]

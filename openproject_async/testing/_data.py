@@ -1,0 +1,748 @@
+"""The in-memory store of the fake server and its deterministic seed data.
+
+Everything here is plain dataclasses and dicts, so tests can inspect and mutate
+``server.store`` directly. No HTTP and no rendering happens in this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# Permissions (names as in OpenProject)
+
+VIEW_WP = "view_work_packages"
+ADD_WP = "add_work_packages"
+EDIT_WP = "edit_work_packages"
+DELETE_WP = "delete_work_packages"
+ADD_NOTES = "add_work_package_notes"
+VIEW_WATCHERS = "view_work_package_watchers"
+ADD_WATCHERS = "add_work_package_watchers"
+DELETE_WATCHERS = "delete_work_package_watchers"
+MANAGE_RELATIONS = "manage_work_package_relations"
+MANAGE_SUBTASKS = "manage_subtasks"
+ASSIGN_VERSIONS = "assign_versions"
+LOG_TIME = "log_time"
+VIEW_TIME = "view_time_entries"
+MOVE_WP = "move_work_packages"
+COPY_WP = "copy_work_packages"
+WORK_ON_WP = "work_package_assigned"
+
+ALL_PERMISSIONS = frozenset(
+    {
+        VIEW_WP,
+        ADD_WP,
+        EDIT_WP,
+        DELETE_WP,
+        ADD_NOTES,
+        VIEW_WATCHERS,
+        ADD_WATCHERS,
+        DELETE_WATCHERS,
+        MANAGE_RELATIONS,
+        MANAGE_SUBTASKS,
+        ASSIGN_VERSIONS,
+        LOG_TIME,
+        VIEW_TIME,
+        MOVE_WP,
+        COPY_WP,
+        WORK_ON_WP,
+    }
+)
+NO_PERMISSIONS: frozenset[str] = frozenset()
+
+EPOCH = datetime(2025, 1, 6, 8, 0, 0, tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entities
+
+
+@dataclass(slots=True)
+class Status:
+    id: int
+    name: str
+    is_closed: bool
+    is_default: bool
+    color: str
+    position: int
+    default_done_ratio: int = 0
+    is_readonly: bool = False
+
+
+@dataclass(slots=True)
+class Type:
+    id: int
+    name: str
+    color: str
+    position: int
+    is_default: bool
+    is_milestone: bool
+
+
+@dataclass(slots=True)
+class Priority:
+    id: int
+    name: str
+    position: int
+    color: str
+    is_default: bool
+    is_active: bool = True
+
+
+@dataclass(slots=True)
+class Role:
+    id: int
+    name: str
+    permissions: frozenset[str]
+
+
+@dataclass(slots=True)
+class User:
+    id: int
+    login: str
+    first_name: str
+    last_name: str
+    email: str
+    admin: bool = False
+    status: str = "active"
+    created_at: datetime = EPOCH
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+@dataclass(slots=True)
+class Project:
+    id: int
+    identifier: str
+    name: str
+    description: str
+    type_ids: list[int]
+    members: dict[int, int]  # user id -> role id
+    public: bool = False
+    active: bool = True
+    created_at: datetime = EPOCH
+
+
+@dataclass(slots=True)
+class Category:
+    id: int
+    project_id: int
+    name: str
+    default_assignee_id: int | None = None
+
+
+@dataclass(slots=True)
+class Version:
+    id: int
+    project_id: int
+    name: str
+    status: str = "open"
+    start_date: str | None = None
+    end_date: str | None = None
+    description: str = ""
+
+
+@dataclass(slots=True)
+class CustomOption:
+    id: int
+    custom_field_id: int
+    value: str
+    position: int
+
+
+@dataclass(slots=True)
+class CustomField:
+    """``field_format``: ``int`` (scalar), ``list`` (CustomOption links), ``user`` (User links)."""
+
+    id: int
+    name: str
+    field_format: str
+    is_required: bool
+    enabled_for: set[tuple[int, int]]  # (project id, type id)
+    option_ids: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"customField{self.id}"
+
+    @property
+    def is_link(self) -> bool:
+        return self.field_format in ("list", "user")
+
+
+@dataclass(slots=True)
+class WorkPackage:
+    id: int
+    project_id: int
+    type_id: int
+    subject: str
+    status_id: int = 1
+    priority_id: int = 2
+    author_id: int = 1
+    assignee_id: int | None = None
+    responsible_id: int | None = None
+    version_id: int | None = None
+    category_id: int | None = None
+    parent_id: int | None = None
+    description: str = ""
+    schedule_manually: bool = False
+    start_date: str | None = None
+    due_date: str | None = None
+    duration: int | None = None
+    estimated_hours: float | None = None
+    remaining_hours: float | None = None
+    percentage_done: int | None = None
+    ignore_non_working_days: bool = False
+    lock_version: int = 0
+    created_at: datetime = EPOCH
+    updated_at: datetime = EPOCH
+    custom_values: dict[int, Any] = field(default_factory=dict)
+    watcher_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Activity:
+    id: int
+    work_package_id: int
+    user_id: int
+    version: int
+    comment: str
+    details: list[str]
+    internal: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class Relation:
+    id: int
+    from_id: int
+    to_id: int
+    type: str
+    lag: int | None
+    description: str | None
+
+
+@dataclass(slots=True)
+class Attachment:
+    id: int
+    container_id: int
+    file_name: str
+    content_type: str
+    content: bytes
+    description: str
+    author_id: int
+    created_at: datetime
+
+    @property
+    def digest(self) -> str:
+        return hashlib.md5(self.content, usedforsecurity=False).hexdigest()
+
+
+@dataclass(slots=True)
+class CustomAction:
+    """``changes``: status_id / assignee_id / priority_id -> new value (None = unset)."""
+
+    id: int
+    name: str
+    description: str
+    changes: dict[str, int | None]
+
+
+@dataclass(slots=True)
+class OAuthApp:
+    client_id: str
+    client_secret: str
+    user_id: int
+    scopes: str = "api_v3"
+
+
+@dataclass(slots=True)
+class OAuthToken:
+    token: str
+    user_id: int
+    scope: str
+    created_at: float  # epoch seconds
+    expires_in: int
+
+
+RELATION_TYPES: dict[str, tuple[str, str, str]] = {
+    # type -> (reverse type, name, reverse name)
+    "relates": ("relates", "related to", "related to"),
+    "duplicates": ("duplicated", "duplicates", "duplicated by"),
+    "duplicated": ("duplicates", "duplicated by", "duplicates"),
+    "blocks": ("blocked", "blocks", "blocked by"),
+    "blocked": ("blocks", "blocked by", "blocks"),
+    "precedes": ("follows", "precedes", "follows"),
+    "follows": ("precedes", "follows", "precedes"),
+    "includes": ("partof", "includes", "part of"),
+    "partof": ("includes", "part of", "includes"),
+    "requires": ("required", "requires", "required by"),
+    "required": ("requires", "required by", "requires"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class Store:
+    """All server state. Ids are allocated from per-kind counters (never reused)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, Status] = {}
+        self.types: dict[int, Type] = {}
+        self.priorities: dict[int, Priority] = {}
+        self.roles: dict[int, Role] = {}
+        self.users: dict[int, User] = {}
+        self.projects: dict[int, Project] = {}
+        self.categories: dict[int, Category] = {}
+        self.versions: dict[int, Version] = {}
+        self.custom_fields: dict[int, CustomField] = {}
+        self.custom_options: dict[int, CustomOption] = {}
+        self.custom_actions: dict[int, CustomAction] = {}
+        self.work_packages: dict[int, WorkPackage] = {}
+        self.children: dict[int, list[int]] = {}
+        self.journals: dict[int, list[Activity]] = {}
+        self.activities: dict[int, Activity] = {}
+        self.relations: dict[int, Relation] = {}
+        self.attachments: dict[int, Attachment] = {}
+        self.api_keys: dict[str, int] = {}  # key -> user id
+        self.api_tokens: dict[str, int] = {}  # opapi-... -> user id
+        self.oauth_apps: dict[str, OAuthApp] = {}
+        self.oauth_tokens: dict[str, OAuthToken] = {}
+        self.notifications_sent = 0
+        self.notifications_suppressed = 0
+        self._next: dict[str, int] = {}
+
+    # -- ids ---------------------------------------------------------------------------------
+
+    def next_id(self, kind: str) -> int:
+        value = self._next.get(kind, 0) + 1
+        self._next[kind] = value
+        return value
+
+    def bump_id(self, kind: str, at_least: int) -> None:
+        self._next[kind] = max(self._next.get(kind, 0), at_least)
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def user_by_login(self, login: str) -> User:
+        for user in self.users.values():
+            if user.login == login:
+                return user
+        raise KeyError(login)
+
+    def project_by_ref(self, ref: str) -> Project | None:
+        """A project by id or by identifier (both are accepted in URLs)."""
+        if ref.isdigit():
+            return self.projects.get(int(ref))
+        for project in self.projects.values():
+            if project.identifier == ref:
+                return project
+        return None
+
+    def default_status(self) -> Status:
+        return next(s for s in self.statuses.values() if s.is_default)
+
+    def default_priority(self) -> Priority:
+        return next(p for p in self.priorities.values() if p.is_default)
+
+    def open_status_ids(self) -> frozenset[int]:
+        return frozenset(s.id for s in self.statuses.values() if not s.is_closed)
+
+    def custom_fields_for(self, project_id: int | None, type_id: int | None) -> list[CustomField]:
+        if project_id is None or type_id is None:
+            return []
+        combo = (project_id, type_id)
+        return [cf for cf in self.custom_fields.values() if combo in cf.enabled_for]
+
+    # -- permissions -------------------------------------------------------------------------
+
+    def permissions(self, user: User, project_id: int) -> frozenset[str]:
+        project = self.projects.get(project_id)
+        if project is None or not project.active:
+            return NO_PERMISSIONS
+        if user.admin:
+            return ALL_PERMISSIONS
+        role_id = project.members.get(user.id)
+        if role_id is None:
+            return NO_PERMISSIONS
+        return self.roles[role_id].permissions
+
+    def allowed(self, user: User, permission: str, project_id: int) -> bool:
+        return permission in self.permissions(user, project_id)
+
+    def visible_project_ids(self, user: User) -> set[int]:
+        return {p for p in self.projects if VIEW_WP in self.permissions(user, p)}
+
+    def projects_allowing(self, user: User, permission: str) -> list[Project]:
+        return [p for p in self.projects.values() if self.allowed(user, permission, p.id)]
+
+    def assignable_user_ids(self, project_id: int) -> list[int]:
+        project = self.projects.get(project_id)
+        if project is None:
+            return []
+        return sorted(
+            uid
+            for uid, role_id in project.members.items()
+            if WORK_ON_WP in self.roles[role_id].permissions and self.users[uid].status == "active"
+        )
+
+    def member_user_ids(self, project_id: int) -> list[int]:
+        project = self.projects.get(project_id)
+        return sorted(project.members) if project else []
+
+    # -- work package tree -------------------------------------------------------------------
+
+    def children_of(self, wp_id: int) -> list[int]:
+        return self.children.get(wp_id, [])
+
+    def ancestors_of(self, wp: WorkPackage) -> list[WorkPackage]:
+        result: list[WorkPackage] = []
+        parent_id = wp.parent_id
+        seen = {wp.id}
+        while parent_id is not None and parent_id not in seen:
+            parent = self.work_packages.get(parent_id)
+            if parent is None:
+                break
+            result.append(parent)
+            seen.add(parent_id)
+            parent_id = parent.parent_id
+        result.reverse()
+        return result
+
+    def set_parent(self, wp: WorkPackage, parent_id: int | None) -> None:
+        if wp.parent_id is not None:
+            siblings = self.children.get(wp.parent_id)
+            if siblings and wp.id in siblings:
+                siblings.remove(wp.id)
+                if not siblings:
+                    del self.children[wp.parent_id]
+        wp.parent_id = parent_id
+        if parent_id is not None:
+            self.children.setdefault(parent_id, []).append(wp.id)
+
+    # -- work package mutation (used by handlers and by the FakeOpenProject helpers) ----------
+
+    def add_work_package(self, wp: WorkPackage) -> WorkPackage:
+        if wp.id <= 0:
+            wp.id = self.next_id("work_package")
+        else:
+            self.bump_id("work_package", wp.id)
+        parent_id, wp.parent_id = wp.parent_id, None
+        self.work_packages[wp.id] = wp
+        if parent_id is not None:
+            self.set_parent(wp, parent_id)
+        self.journals_of(wp)
+        return wp
+
+    def remove_work_package(self, wp_id: int) -> WorkPackage | None:
+        wp = self.work_packages.pop(wp_id, None)
+        if wp is None:
+            return None
+        self.set_parent(wp, None)
+        for child_id in list(self.children.pop(wp_id, [])):
+            child = self.work_packages.get(child_id)
+            if child is not None:
+                child.parent_id = None
+        for rel_id in [r.id for r in self.relations.values() if wp_id in (r.from_id, r.to_id)]:
+            del self.relations[rel_id]
+        for att_id in [a.id for a in self.attachments.values() if a.container_id == wp_id]:
+            del self.attachments[att_id]
+        for journal in self.journals.pop(wp_id, []):
+            self.activities.pop(journal.id, None)
+        return wp
+
+    def touch(self, wp: WorkPackage, at: datetime | None = None) -> None:
+        wp.lock_version += 1
+        now = at or utcnow()
+        # keep updatedAt strictly increasing even within one clock tick
+        wp.updated_at = now if now > wp.updated_at else wp.updated_at + timedelta(microseconds=1000)
+
+    # -- journals ----------------------------------------------------------------------------
+
+    def journals_of(self, wp: WorkPackage) -> list[Activity]:
+        """The journals of ``wp``; seeded work packages get their creation journal lazily."""
+        journals = self.journals.get(wp.id)
+        if journals is None:
+            journals = self.journals[wp.id] = []
+            self._append_journal(journals, wp.id, wp.author_id, "", [], False, wp.created_at)
+        return journals
+
+    def journal(
+        self,
+        wp: WorkPackage,
+        user_id: int,
+        *,
+        comment: str,
+        details: list[str],
+        internal: bool = False,
+        at: datetime | None = None,
+    ) -> Activity:
+        journals = self.journals_of(wp)
+        return self._append_journal(
+            journals, wp.id, user_id, comment, details, internal, at or utcnow()
+        )
+
+    def _append_journal(
+        self,
+        journals: list[Activity],
+        wp_id: int,
+        user_id: int,
+        comment: str,
+        details: list[str],
+        internal: bool,
+        when: datetime,
+    ) -> Activity:
+        activity = Activity(
+            id=self.next_id("activity"),
+            work_package_id=wp_id,
+            user_id=user_id,
+            version=len(journals) + 1,
+            comment=comment,
+            details=details,
+            internal=internal,
+            created_at=when,
+            updated_at=when,
+        )
+        journals.append(activity)
+        self.activities[activity.id] = activity
+        return activity
+
+    # -- iteration ---------------------------------------------------------------------------
+
+    def iter_work_packages(self) -> Iterator[WorkPackage]:
+        return iter(self.work_packages.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed data
+
+_VERBS = (
+    "Implement",
+    "Fix",
+    "Review",
+    "Document",
+    "Refactor",
+    "Test",
+    "Design",
+    "Deploy",
+    "Investigate",
+    "Plan",
+    "Migrate",
+)
+_NOUNS = (
+    "login page",
+    "API client",
+    "search index",
+    "export",
+    "dashboard",
+    "billing",
+    "notifications",
+    "timeline",
+    "backup job",
+    "permissions",
+    "importer",
+    "mobile view",
+    "release notes",
+)
+
+DEVELOPER = frozenset(ALL_PERMISSIONS - {DELETE_WP})
+READER = frozenset({VIEW_WP, VIEW_WATCHERS})
+
+
+def seed(store: Store, seed_size: int, *, key_seed: int = 0) -> None:
+    """Fill ``store`` with the reference data set (deterministic for a given ``seed_size``)."""
+    store.statuses = {
+        1: Status(1, "New", False, True, "#1A67A3", 1, 0),
+        2: Status(2, "In progress", False, False, "#CC5DE8", 2, 50),
+        3: Status(3, "On hold", False, False, "#F59F00", 3, 0),
+        4: Status(4, "Closed", True, False, "#868E96", 4, 100),
+        5: Status(5, "Rejected", True, False, "#E03131", 5, 0),
+    }
+    store.types = {
+        1: Type(1, "Task", "#1A67A3", 1, True, False),
+        2: Type(2, "Milestone", "#35C53F", 2, True, True),
+        3: Type(3, "Phase", "#E8590C", 3, False, False),
+        4: Type(4, "Feature", "#1098AD", 4, False, False),
+        5: Type(5, "Bug", "#C92A2A", 5, False, False),
+    }
+    store.priorities = {
+        1: Priority(1, "Low", 1, "#C5F6FA", False),
+        2: Priority(2, "Normal", 2, "#74C0FC", True),
+        3: Priority(3, "High", 3, "#F59F00", False),
+        4: Priority(4, "Immediate", 4, "#E03131", False),
+    }
+    store.roles = {
+        1: Role(1, "Project admin", ALL_PERMISSIONS),
+        2: Role(2, "Developer", DEVELOPER),
+        3: Role(3, "Reader", READER),
+    }
+    store.users = {
+        1: User(1, "admin", "OpenProject", "Admin", "admin@example.net", admin=True),
+        2: User(2, "member", "Mia", "Member", "mia@example.net"),
+        3: User(3, "reader", "Rick", "Reader", "rick@example.net"),
+        4: User(4, "dana", "Dana", "Developer", "dana@example.net"),
+        5: User(5, "quinn", "Quinn", "Tester", "quinn@example.net"),
+    }
+    store.projects = {
+        1: Project(
+            1,
+            "demo",
+            "Demo project",
+            "The project **everyone** works in.",
+            [1, 2, 3, 4, 5],
+            {2: 2, 3: 3, 4: 2, 5: 2},
+            public=False,
+        ),
+        2: Project(2, "scrum", "Scrum project", "Sprints and backlogs.", [1, 4, 5], {2: 2, 4: 1}),
+        3: Project(3, "secret", "Secret project", "Only a few may see this.", [1, 2], {4: 2}),
+    }
+    store.categories = {
+        1: Category(1, 1, "Backend", 4),
+        2: Category(2, 1, "Frontend"),
+        3: Category(3, 2, "Documentation"),
+    }
+    store.versions = {
+        1: Version(1, 1, "1.0", "closed", "2025-01-06", "2025-03-31"),
+        2: Version(2, 1, "2.0", "open", "2025-04-01", "2025-09-30"),
+        3: Version(3, 2, "Sprint 1", "open", "2025-05-05", "2025-05-16"),
+    }
+    store.custom_options = {
+        1: CustomOption(1, 2, "ACME Corp", 1),
+        2: CustomOption(2, 2, "Globex", 2),
+        3: CustomOption(3, 2, "Initech", 3),
+    }
+    store.custom_fields = {
+        1: CustomField(
+            1, "Story points", "int", False, {(p, t) for p in (1, 2) for t in (1, 4, 5)}
+        ),
+        2: CustomField(
+            2,
+            "Customer",
+            "list",
+            True,
+            {(p, t) for p in (1, 2) for t in (4, 5)},
+            option_ids=[1, 2, 3],
+        ),
+        3: CustomField(3, "Reviewer", "user", False, {(1, 1), (1, 3), (1, 4), (1, 5), (2, 5)}),
+    }
+    store.custom_actions = {
+        1: CustomAction(
+            1, "Reset", "Resets status and assignee", {"status_id": 1, "assignee_id": None}
+        ),
+        2: CustomAction(2, "Close", "Closes the work package", {"status_id": 4}),
+    }
+    for kind, table in (
+        ("status", store.statuses),
+        ("type", store.types),
+        ("priority", store.priorities),
+        ("user", store.users),
+        ("project", store.projects),
+        ("category", store.categories),
+        ("version", store.versions),
+        ("custom_option", store.custom_options),
+        ("custom_field", store.custom_fields),
+        ("custom_action", store.custom_actions),
+    ):
+        store.bump_id(kind, max(table))
+
+    # credentials: deterministic for a given key_seed, so a subprocess can print them
+    for user in store.users.values():
+        basis = f"openproject-fake-{key_seed}-{user.login}".encode()
+        store.api_keys[hashlib.sha256(basis).hexdigest()] = user.id
+        token = "opapi-" + hashlib.sha256(basis + b"-token").hexdigest()[:40]
+        store.api_tokens[token] = user.id
+    app_basis = f"openproject-fake-{key_seed}-oauth".encode()
+    client_id = hashlib.sha256(app_basis + b"-id").hexdigest()[:43]
+    client_secret = hashlib.sha256(app_basis + b"-secret").hexdigest()[:43]
+    store.oauth_apps[client_id] = OAuthApp(client_id, client_secret, user_id=1)
+
+    _seed_work_packages(store, seed_size)
+
+
+def _seed_work_packages(store: Store, n: int) -> None:
+    project_cycle = (1, 1, 2, 3)
+    assignees = {1: (2, 4, 5), 2: (2, 4), 3: (4,)}
+    statuses = (1, 2, 1, 3, 1, 4, 5, 1, 2, 4)
+    priorities = (2, 2, 3, 1, 2, 4, 2, 3)
+    cf_by_combo: dict[tuple[int, int], list[CustomField]] = {}
+    types = store.types
+    wps = store.work_packages
+    children = store.children
+    base_day = date(2025, 1, 6)
+    hour = timedelta(hours=1)
+    minute = timedelta(minutes=1)
+    for i in range(1, n + 1):
+        block, k = divmod(i - 1, 10)
+        k += 1
+        project_id = project_cycle[block % 4]
+        project_types = store.projects[project_id].type_ids
+        type_id = project_types[i % len(project_types)]
+        is_milestone = types[type_id].is_milestone
+        members = assignees[project_id]
+        start: str | None = None
+        due: str | None = None
+        if i % 7:
+            day = base_day + timedelta(days=i % 200)
+            start = day.isoformat()
+            due = start if is_milestone else (day + timedelta(days=i % 10)).isoformat()
+        created = EPOCH + minute * i
+        parent_id: int | None = None
+        if k in (2, 3):
+            parent_id = block * 10 + 1
+        elif k == 4:
+            parent_id = block * 10 + 3
+        author_id = 1 if i % 3 == 0 else members[i % len(members)]
+        wp = WorkPackage(
+            id=i,
+            project_id=project_id,
+            type_id=type_id,
+            subject=f"{_VERBS[i % len(_VERBS)]} {_NOUNS[i % len(_NOUNS)]} #{i}",
+            status_id=statuses[i % 10],
+            priority_id=priorities[i % 8],
+            author_id=author_id,
+            assignee_id=None if i % 4 == 0 else members[i % len(members)],
+            parent_id=parent_id,
+            description=f"Seeded work package **{i}**." if i % 2 else "",
+            start_date=start,
+            due_date=due,
+            duration=None if start is None or is_milestone else (i % 10) + 1,
+            estimated_hours=None if i % 5 == 0 or is_milestone else float(i % 16 + 1),
+            percentage_done=None if is_milestone else min(100, (i * 10) % 110),
+            created_at=created,
+            updated_at=created + hour * (i % 97),
+            watcher_ids=[author_id],
+        )
+        if project_id == 1 and i % 6 in (1, 2):
+            wp.version_id = 1 if i % 6 == 1 else 2
+            wp.category_id = 1 if i % 5 < 3 else 2
+        elif project_id == 2 and i % 4 == 1:
+            wp.version_id = 3
+            wp.category_id = 3
+        combo = (project_id, type_id)
+        cfs = cf_by_combo.get(combo)
+        if cfs is None:
+            cfs = cf_by_combo[combo] = store.custom_fields_for(project_id, type_id)
+        for cf in cfs:
+            if cf.field_format == "int":
+                wp.custom_values[cf.id] = i % 13
+            elif cf.field_format == "list":
+                wp.custom_values[cf.id] = cf.option_ids[i % len(cf.option_ids)]
+            elif i % 3 == 0:
+                wp.custom_values[cf.id] = 2
+        wps[i] = wp
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(i)
+    store.bump_id("work_package", n)

@@ -1,0 +1,547 @@
+"""Watchers, activities (comments), relations and attachments of work packages."""
+
+from __future__ import annotations
+
+import re
+from email.parser import BytesHeaderParser
+
+import orjson
+from aiohttp import web
+
+from . import _render as r
+from ._data import (
+    ADD_NOTES,
+    ADD_WATCHERS,
+    DELETE_WATCHERS,
+    EDIT_WP,
+    MANAGE_RELATIONS,
+    RELATION_TYPES,
+    VIEW_WATCHERS,
+    Attachment,
+    Relation,
+    WorkPackage,
+    utcnow,
+)
+from ._errors import (
+    ApiError,
+    invalid_body,
+    invalid_query,
+    missing_permission,
+    not_found,
+    resource_type_mismatch,
+)
+from ._http import (
+    count_elements,
+    ctx_of,
+    hal,
+    int_param,
+    json_body,
+    record_notification,
+    required_json_body,
+    state_of,
+)
+from ._query import page_params, paginated, parse_filter_list, render_filters
+from ._render import Ctx, JsonDict
+from ._workpackages import visible_wp
+from ._writes import parse_href
+
+# ---------------------------------------------------------------------------------------------
+# Watchers
+
+
+async def list_watchers(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    if not ctx.can(VIEW_WATCHERS, wp.project_id):
+        raise missing_permission("view the watchers of this work package")
+    users = [ctx.store.users[u] for u in wp.watcher_ids if u in ctx.store.users]
+    items = [r.user(ctx, u) for u in users]
+    count_elements(request, len(items))
+    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/watchers"))
+
+
+async def add_watcher(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    store = ctx.store
+    wp = visible_wp(ctx, int_param(request))
+    body = await required_json_body(request)
+    user_link = body.get("user")
+    href = user_link.get("href") if isinstance(user_link, dict) else None
+    if not isinstance(href, str):
+        raise invalid_body("The request body did not contain a user link.")
+    parsed = parse_href(ctx, href)
+    if parsed is None or parsed[0] != "users" or not parsed[1].isdigit():
+        raise resource_type_mismatch("user", f"{ctx.api}/users/:id", href)
+    user_id = int(parsed[1])
+    if user_id != ctx.user.id and not ctx.can(ADD_WATCHERS, wp.project_id):
+        raise missing_permission("add watchers to this work package")
+    user = store.users.get(user_id)
+    if user is None or not store.permissions(user, wp.project_id):
+        raise ApiError(
+            422,
+            "PropertyConstraintViolation",
+            "User is not allowed to view this resource.",
+            attribute="user",
+        )
+    if user_id in wp.watcher_ids:
+        return hal(r.user(ctx, user), status=200)
+    wp.watcher_ids.append(user_id)
+    return hal(r.user(ctx, user), status=201)
+
+
+async def remove_watcher(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    user_id = int_param(request, "user_id")
+    if user_id != ctx.user.id and not ctx.can(DELETE_WATCHERS, wp.project_id):
+        raise missing_permission("remove watchers from this work package")
+    if user_id not in ctx.store.users:
+        raise not_found("user")
+    if user_id in wp.watcher_ids:
+        wp.watcher_ids.remove(user_id)
+    return web.Response(status=204)
+
+
+async def available_watchers(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    store = ctx.store
+    wp = visible_wp(ctx, int_param(request))
+    if not ctx.can(ADD_WATCHERS, wp.project_id):
+        raise missing_permission("add watchers to this work package")
+    users = [
+        u
+        for u in store.users.values()
+        if u.id not in wp.watcher_ids and store.permissions(u, wp.project_id)
+    ]
+    state = state_of(request)
+    page, size = page_params(request.query, state.config.max_page_size)
+    doc = paginated(
+        "Collection",
+        lambda a, b: [r.user(ctx, u) for u in users[a:b]],
+        len(users),
+        f"{ctx.api}/work_packages/{wp.id}/available_watchers",
+        {},
+        page,
+        size,
+    )
+    count_elements(request, doc["count"])
+    return hal(doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities
+
+
+async def list_activities(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    items = [r.activity(ctx, a) for a in ctx.store.journals_of(wp)]
+    count_elements(request, len(items))
+    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/activities"))
+
+
+def _comment_text(body: JsonDict) -> str:
+    comment = body.get("comment")
+    raw = comment.get("raw") if isinstance(comment, dict) else comment
+    return "" if raw is None else str(raw)
+
+
+async def add_comment(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    if not ctx.can(ADD_NOTES, wp.project_id):
+        raise missing_permission("add comments to this work package")
+    body = await json_body(request)
+    text = _comment_text(body)
+    if not text.strip():
+        raise ApiError(
+            422, "PropertyConstraintViolation", "Comment can't be blank.", attribute="comment"
+        )
+    activity = ctx.store.journal(
+        wp, ctx.user.id, comment=text, details=[], internal=bool(body.get("internal", False))
+    )
+    record_notification(request)
+    return hal(r.activity(ctx, activity), status=201)
+
+
+def _visible_activity(ctx: Ctx, activity_id: int) -> tuple[WorkPackage, int]:
+    activity = ctx.store.activities.get(activity_id)
+    wp = ctx.store.work_packages.get(activity.work_package_id) if activity else None
+    if activity is None or wp is None or not ctx.can_see_wp(wp):
+        raise not_found("activity")
+    return wp, activity.id
+
+
+async def get_activity(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    _, activity_id = _visible_activity(ctx, int_param(request))
+    return hal(r.activity(ctx, ctx.store.activities[activity_id]))
+
+
+async def patch_activity(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp, activity_id = _visible_activity(ctx, int_param(request))
+    activity = ctx.store.activities[activity_id]
+    if activity.user_id != ctx.user.id or not ctx.can(ADD_NOTES, wp.project_id):
+        raise missing_permission("edit this comment")
+    body = await json_body(request)
+    for key in body:
+        if key not in ("comment", "_links", "_meta"):
+            raise ApiError(
+                422,
+                "PropertyIsReadOnly",
+                f"The {key} of an activity can't be changed.",
+                attribute=key,
+            )
+    if "comment" in body:
+        activity.comment = _comment_text(body)
+        activity.updated_at = utcnow()
+    return hal(r.activity(ctx, activity))
+
+
+# ---------------------------------------------------------------------------------------------
+# Relations
+
+
+def _visible_relation(ctx: Ctx, relation_id: int) -> Relation:
+    relation = ctx.store.relations.get(relation_id)
+    if relation is None:
+        raise not_found("relation")
+    for wid in (relation.from_id, relation.to_id):
+        wp = ctx.store.work_packages.get(wid)
+        if wp is None or not ctx.can_see_wp(wp):
+            raise not_found("relation")
+    return relation
+
+
+async def list_wp_relations(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    items = [
+        r.relation(ctx, rel) for rel in r.relations_of(ctx.store, wp.id) if _both_visible(ctx, rel)
+    ]
+    count_elements(request, len(items))
+    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/relations"))
+
+
+def _both_visible(ctx: Ctx, rel: Relation) -> bool:
+    store = ctx.store
+    return all(
+        (wp := store.work_packages.get(w)) is not None and ctx.can_see_wp(wp)
+        for w in (rel.from_id, rel.to_id)
+    )
+
+
+async def list_relations(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    filters = parse_filter_list(request.query.get("filters")) or []
+    rels = [rel for rel in ctx.store.relations.values() if _both_visible(ctx, rel)]
+    for name, op, values in filters:
+        ids = {int(v) for v in values if v.isdigit()}
+        if name in ("from", "to", "involved", "id") and op in ("=", "!"):
+
+            def hit(rel: Relation, name: str = name, ids: set[int] = ids) -> bool:
+                if name == "involved":
+                    return rel.from_id in ids or rel.to_id in ids
+                return {"from": rel.from_id, "to": rel.to_id, "id": rel.id}[name] in ids
+
+            rels = [rel for rel in rels if hit(rel) == (op == "=")]
+        elif name == "type" and op in ("=", "!"):
+            rels = [rel for rel in rels if (rel.type in values) == (op == "=")]
+        else:
+            raise invalid_query(f"Filters {name} filter does not exist.")
+    state = state_of(request)
+    page, size = page_params(request.query, state.config.max_page_size)
+    doc = paginated(
+        "Collection",
+        lambda a, b: [r.relation(ctx, rel) for rel in rels[a:b]],
+        len(rels),
+        f"{ctx.api}/relations",
+        {"filters": render_filters(filters)},
+        page,
+        size,
+    )
+    count_elements(request, doc["count"])
+    return hal(doc)
+
+
+def _relation_fields(body: JsonDict) -> tuple[str | None, int | None, str | None]:
+    rel_type = body.get("type")
+    if rel_type is not None and rel_type not in RELATION_TYPES:
+        raise ApiError(
+            422,
+            "PropertyConstraintViolation",
+            "Type is not set to one of the allowed values.",
+            attribute="type",
+        )
+    lag = body.get("lag")
+    if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int)):
+        raise ApiError(422, "PropertyConstraintViolation", "Lag is not a number.", attribute="lag")
+    description = body.get("description")
+    return rel_type, lag, None if description is None else str(description)
+
+
+async def create_relation(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    store = ctx.store
+    wp = visible_wp(ctx, int_param(request))
+    if not ctx.can(MANAGE_RELATIONS, wp.project_id):
+        raise missing_permission("manage relations of this work package")
+    body = await json_body(request)
+    rel_type, lag, description = _relation_fields(body)
+    links = body.get("_links")
+    to = links.get("to") if isinstance(links, dict) else None
+    href = to.get("href") if isinstance(to, dict) else None
+    if not isinstance(href, str):
+        raise ApiError(422, "PropertyConstraintViolation", "To can't be blank.", attribute="to")
+    parsed = parse_href(ctx, href)
+    if parsed is None or parsed[0] != "work_packages" or not parsed[1].isdigit():
+        raise resource_type_mismatch("to", f"{ctx.api}/work_packages/:id", href)
+    target = store.work_packages.get(int(parsed[1]))
+    if target is None or not ctx.can_see_wp(target):
+        raise ApiError(422, "PropertyConstraintViolation", "To does not exist.", attribute="to")
+    if target.id == wp.id:
+        raise ApiError(
+            422,
+            "PropertyConstraintViolation",
+            "To cannot be the same work package.",
+            attribute="to",
+        )
+    for rel in store.relations.values():
+        if {rel.from_id, rel.to_id} == {wp.id, target.id}:
+            raise ApiError(
+                422,
+                "PropertyConstraintViolation",
+                "Base Relation already exists.",
+                attribute="base",
+            )
+    relation = Relation(
+        id=store.next_id("relation"),
+        from_id=wp.id,
+        to_id=target.id,
+        type=rel_type or "relates",
+        lag=lag,
+        description=description,
+    )
+    store.relations[relation.id] = relation
+    return hal(r.relation(ctx, relation), status=201)
+
+
+async def get_relation(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    return hal(r.relation(ctx, _visible_relation(ctx, int_param(request))))
+
+
+async def patch_relation(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    relation = _visible_relation(ctx, int_param(request))
+    source = ctx.store.work_packages[relation.from_id]
+    if not ctx.can(MANAGE_RELATIONS, source.project_id):
+        raise missing_permission("manage relations of this work package")
+    body = await json_body(request)
+    rel_type, lag, description = _relation_fields(body)
+    if rel_type is not None:
+        relation.type = rel_type
+    if "lag" in body:
+        relation.lag = lag
+    if "description" in body:
+        relation.description = description
+    return hal(r.relation(ctx, relation))
+
+
+async def delete_relation(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    relation = _visible_relation(ctx, int_param(request))
+    source = ctx.store.work_packages[relation.from_id]
+    if not ctx.can(MANAGE_RELATIONS, source.project_id):
+        raise missing_permission("manage relations of this work package")
+    del ctx.store.relations[relation.id]
+    return web.Response(status=204)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attachments
+
+_HEADER_PARSER = BytesHeaderParser()
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
+    """Split a multipart/form-data body into (headers, content) parts, in order."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        raise invalid_body("The multipart request has no boundary.")
+    delimiter = b"--" + match.group(1).encode()
+    parts: list[tuple[dict[str, str], bytes]] = []
+    chunks = body.split(delimiter)
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk.removeprefix(b"\r\n")
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            raise invalid_body("The multipart request is malformed.")
+        headers = {k.lower(): v for k, v in _HEADER_PARSER.parsebytes(head + b"\r\n\r\n").items()}
+        parts.append((headers, content.removesuffix(b"\r\n")))
+    return parts
+
+
+def _disposition(headers: dict[str, str]) -> dict[str, str]:
+    value = headers.get("content-disposition", "")
+    params: dict[str, str] = {}
+    for item in value.split(";")[1:]:
+        key, _, val = item.strip().partition("=")
+        params[key.lower()] = val.strip().strip('"')
+    return params
+
+
+async def _upload(request: web.Request, container: WorkPackage | None) -> Attachment:
+    ctx = ctx_of(request)
+    content_type = request.headers.get("Content-Type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(
+            415,
+            "TypeNotSupported",
+            f"Expected CONTENT-TYPE to be multipart/form-data but got {content_type}.",
+        )
+    parts = parse_multipart(await request.read(), content_type)
+    names = [_disposition(h).get("name") for h, _ in parts]
+    if names != ["metadata", "file"]:
+        raise invalid_body(
+            "The request body must be a multipart form with exactly two parts, 'metadata' "
+            f"followed by 'file'; got {names}."
+        )
+    (_, meta_raw), (file_headers, content) = parts
+    try:
+        metadata = orjson.loads(meta_raw)
+    except orjson.JSONDecodeError:
+        raise invalid_body("The metadata part is not valid JSON.") from None
+    if not isinstance(metadata, dict):
+        raise invalid_body("The metadata part was not a single JSON object.")
+    if "filename" not in _disposition(file_headers):
+        raise invalid_body("The file part has no filename in its Content-Disposition.")
+    file_name = metadata.get("fileName")
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise ApiError(
+            422, "PropertyConstraintViolation", "File name can't be blank.", attribute="fileName"
+        )
+    description = metadata.get("description")
+    if isinstance(description, dict):
+        description = description.get("raw")
+    attachment = Attachment(
+        id=ctx.store.next_id("attachment"),
+        container_id=container.id if container else 0,
+        file_name=file_name,
+        content_type=file_headers.get("content-type", "application/octet-stream"),
+        content=content,
+        description="" if description is None else str(description),
+        author_id=ctx.user.id,
+        created_at=utcnow(),
+    )
+    ctx.store.attachments[attachment.id] = attachment
+    return attachment
+
+
+async def list_wp_attachments(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    items = [
+        r.attachment(ctx, a) for a in ctx.store.attachments.values() if a.container_id == wp.id
+    ]
+    count_elements(request, len(items))
+    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/attachments"))
+
+
+async def add_wp_attachment(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    if not ctx.can(EDIT_WP, wp.project_id):
+        raise missing_permission("add attachments to this work package")
+    attachment = await _upload(request, wp)
+    ctx.store.touch(wp)
+    ctx.store.journal(wp, ctx.user.id, comment="", details=[f"File {attachment.file_name} added"])
+    return hal(r.attachment(ctx, attachment), status=200)
+
+
+async def add_attachment(request: web.Request) -> web.Response:
+    """Containerless upload (claimed later via ``_links.attachments`` of a WP write)."""
+    ctx = ctx_of(request)
+    attachment = await _upload(request, None)
+    return hal(r.attachment(ctx, attachment), status=201)
+
+
+def _visible_attachment(ctx: Ctx, attachment_id: int) -> Attachment:
+    attachment = ctx.store.attachments.get(attachment_id)
+    if attachment is None:
+        raise not_found("attachment")
+    if attachment.container_id == 0:
+        if attachment.author_id != ctx.user.id:
+            raise not_found("attachment")
+        return attachment
+    wp = ctx.store.work_packages.get(attachment.container_id)
+    if wp is None or not ctx.can_see_wp(wp):
+        raise not_found("attachment")
+    return attachment
+
+
+async def get_attachment(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    return hal(r.attachment(ctx, _visible_attachment(ctx, int_param(request))))
+
+
+async def attachment_content(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    attachment = _visible_attachment(ctx, int_param(request))
+    return web.Response(
+        body=attachment.content,
+        content_type=attachment.content_type.split(";")[0],
+        headers={"Content-Disposition": f'attachment; filename="{attachment.file_name}"'},
+    )
+
+
+async def delete_attachment(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    attachment = _visible_attachment(ctx, int_param(request))
+    wp = ctx.store.work_packages.get(attachment.container_id)
+    if wp is not None and not ctx.can(EDIT_WP, wp.project_id):
+        raise missing_permission("delete this attachment")
+    del ctx.store.attachments[attachment.id]
+    return web.Response(status=204)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small read-only lists
+
+
+async def relation_candidates(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    needle = request.query.get("query", "").casefold()
+    candidates = [
+        other
+        for other in ctx.store.work_packages.values()
+        if other.id != wp.id
+        and other.project_id == wp.project_id
+        and (not needle or needle in other.subject.casefold() or needle == str(other.id))
+    ]
+    state = state_of(request)
+    page, size = page_params(request.query, state.config.max_page_size)
+    params = {k: v for k, v in request.query.items() if k in ("query", "type")}
+    doc = paginated(
+        "WorkPackageCollection",
+        lambda a, b: [r.work_package(ctx, c) for c in candidates[a:b]],
+        len(candidates),
+        f"{ctx.api}/work_packages/{wp.id}/available_relation_candidates",
+        params,
+        page,
+        size,
+    )
+    count_elements(request, doc["count"])
+    return hal(doc)
+
+
+async def empty_wp_collection(request: web.Request) -> web.Response:
+    """``revisions`` and ``file_links``: always empty here (no repositories, no storages)."""
+    ctx = ctx_of(request)
+    wp = visible_wp(ctx, int_param(request))
+    tail = request.path.rsplit("/", 1)[-1]
+    return hal(r.collection([], f"{ctx.api}/work_packages/{wp.id}/{tail}"))

@@ -1,0 +1,118 @@
+"""Fault injection: answer some requests with errors, drop or truncate them, or hang."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+FAULT_KINDS = ("status", "throttle", "drop", "drop_after", "truncate", "hang")
+
+
+@dataclass
+class Fault:
+    """One fault rule. All given conditions must match a request for it to apply.
+
+    ``rate``: probability per matching request (deterministic RNG, ``seed``);
+    ``times``: apply to the next N matching requests, then stop. With neither, every
+    matching request is faulted. ``path`` is a regex searched in the request path,
+    ``method`` is compared case-insensitively.
+    """
+
+    kind: str
+    rate: float | None = None
+    times: int | None = None
+    method: str | None = None
+    path: str | None = None
+    status: int = 503
+    seed: int | None = None
+    injected: int = field(default=0, init=False)
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        if self.times is not None and self.times < 0:
+            raise ValueError("times must be >= 0")
+        self._rng = random.Random(self.seed if self.seed is not None else 0)
+        self._pattern = re.compile(self.path) if self.path else None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.injected >= self.times
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return not (self._pattern is not None and not self._pattern.search(path))
+
+    def fire(self, method: str, path: str) -> bool:
+        """Whether this rule faults the request (and count it if so)."""
+        if self.exhausted or not self.matches(method, path):
+            return False
+        if self.rate is not None and self._rng.random() >= self.rate:
+            return False
+        self.injected += 1
+        return True
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    kind: str
+    method: str
+    path: str
+    status: int | None
+    at: float
+
+
+class FaultSet:
+    """``server.faults``: the active rules and a log of every injected fault."""
+
+    def __init__(self) -> None:
+        self.rules: list[Fault] = []
+        self.log: list[InjectedFault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.rules.append(fault)
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        self.rules.remove(fault)
+
+    def clear(self) -> None:
+        """Remove every rule (the log of injected faults is kept; see ``reset_log``)."""
+        self.rules.clear()
+
+    def reset_log(self) -> None:
+        self.log.clear()
+
+    @property
+    def injected(self) -> int:
+        """How many faults were injected so far."""
+        return len(self.log)
+
+    def count(self, kind: str | None = None) -> int:
+        return sum(1 for f in self.log if kind is None or f.kind == kind)
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        for rule in self.rules:
+            if rule.fire(method, path):
+                status = (
+                    rule.status
+                    if rule.kind == "status"
+                    else (429 if rule.kind == "throttle" else None)
+                )
+                self.log.append(InjectedFault(rule.kind, method, path, status, time.time()))
+                return rule
+        return None
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[Fault]:
+        return iter(self.rules)

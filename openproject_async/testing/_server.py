@@ -1,0 +1,275 @@
+"""``FakeOpenProject``: lifecycle, knobs and test helpers of the in-memory server."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from ._app import build_app
+from ._data import Store, WorkPackage, seed, utcnow
+from ._faults import FaultSet
+from ._http import Config, RecordedRequest, ServerState
+
+
+class FakeOpenProject:
+    """An OpenProject API v3 server in memory, served by aiohttp on a local port.
+
+    Use as ``async with FakeOpenProject(...) as server:`` or ``await server.start()`` /
+    ``await server.close()``. ``server.url`` is what a client is configured with.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed_size: int = 50,
+        max_page_size: int = 1000,
+        latency: float = 0.0,
+        latency_per_element: float = 0.0,
+        max_concurrent_requests: int | None = None,
+        base_path: str = "",
+        token_lifetime: int = 7200,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        key_seed: int = 0,
+    ) -> None:
+        if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
+            raise ValueError("base_path must start with '/' and not end with '/'")
+        if max_concurrent_requests is not None and max_concurrent_requests < 1:
+            raise ValueError("max_concurrent_requests must be >= 1")
+        self.config = Config(
+            max_page_size=max_page_size,
+            latency=latency,
+            latency_per_element=latency_per_element,
+            max_concurrent_requests=max_concurrent_requests,
+            base_path=base_path,
+            token_lifetime=token_lifetime,
+        )
+        self.host = host
+        self.port = port
+        self.store = Store()
+        seed(self.store, seed_size, key_seed=key_seed)
+        self._state = ServerState(store=self.store, config=self.config)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        if self._runner is not None:
+            return self
+        state = self._state
+        state.closing = asyncio.Event()
+        limit = self.config.max_concurrent_requests
+        state.semaphore = asyncio.Semaphore(limit) if limit else None
+        app = build_app(state)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner, self._site = runner, site
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self._state.closing.set()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- addresses and credentials -----------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The server URL a client is configured with (includes ``base_path``)."""
+        return self.origin + self.config.base_path
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/v3"
+
+    @property
+    def base_path(self) -> str:
+        return self.config.base_path
+
+    @property
+    def users(self) -> dict[str, int]:
+        """Login -> user id."""
+        return {u.login: u.id for u in self.store.users.values()}
+
+    @property
+    def api_keys(self) -> dict[str, str]:
+        """Login -> API key (use with Basic auth, username ``apikey``)."""
+        by_id = {uid: key for key, uid in self.store.api_keys.items()}
+        return {u.login: by_id[u.id] for u in self.store.users.values() if u.id in by_id}
+
+    @property
+    def api_key(self) -> str:
+        return self.api_keys["admin"]
+
+    @property
+    def api_tokens(self) -> dict[str, str]:
+        """Login -> ``opapi-...`` API token (use as ``Authorization: Bearer``)."""
+        by_id = {uid: key for key, uid in self.store.api_tokens.items()}
+        return {u.login: by_id[u.id] for u in self.store.users.values() if u.id in by_id}
+
+    @property
+    def api_token(self) -> str:
+        return self.api_tokens["admin"]
+
+    @property
+    def oauth_client_id(self) -> str:
+        return next(iter(self.store.oauth_apps.values())).client_id
+
+    @property
+    def oauth_client_secret(self) -> str:
+        return next(iter(self.store.oauth_apps.values())).client_secret
+
+    # -- knobs and stats ---------------------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultSet:
+        return self._state.faults
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._state.requests
+
+    def clear_requests(self) -> None:
+        self._state.requests.clear()
+
+    @property
+    def peak_concurrency(self) -> int:
+        """The largest number of requests that were being handled at the same time."""
+        return self._state.peak_concurrency
+
+    @property
+    def active_requests(self) -> int:
+        return self._state.active
+
+    def reset_stats(self) -> None:
+        self._state.peak_concurrency = self._state.active
+
+    @property
+    def max_page_size(self) -> int:
+        return self.config.max_page_size
+
+    @max_page_size.setter
+    def max_page_size(self, value: int) -> None:
+        self.config.max_page_size = value
+
+    @property
+    def latency(self) -> float:
+        return self.config.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        self.config.latency = value
+
+    @property
+    def latency_per_element(self) -> float:
+        return self.config.latency_per_element
+
+    @latency_per_element.setter
+    def latency_per_element(self, value: float) -> None:
+        self.config.latency_per_element = value
+
+    @property
+    def notifications_sent(self) -> int:
+        return self.store.notifications_sent
+
+    @property
+    def notifications_suppressed(self) -> int:
+        return self.store.notifications_suppressed
+
+    # -- direct data mutation (no HTTP) ------------------------------------------------------
+
+    def create_work_package(
+        self,
+        *,
+        subject: str,
+        project_id: int = 1,
+        type_id: int = 1,
+        **more: Any,
+    ) -> int:
+        """Insert a work package directly (as another user of the instance would); its id.
+
+        ``more`` takes ``WorkPackage`` field names (``status_id``, ``assignee_id``,
+        ``parent_id``, ``custom_values``...).
+        """
+        store = self.store
+        if project_id not in store.projects:
+            raise ValueError(f"no project {project_id}")
+        if type_id not in store.types:
+            raise ValueError(f"no type {type_id}")
+        names = {f.name for f in dataclasses.fields(WorkPackage)}
+        unknown = set(more) - names
+        if unknown:
+            raise TypeError(f"unknown work package fields: {sorted(unknown)}")
+        now = utcnow()
+        values: dict[str, Any] = {
+            "author_id": 1,
+            "status_id": store.default_status().id,
+            "priority_id": store.default_priority().id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        values.update(more)
+        values.setdefault("watcher_ids", [values["author_id"]])
+        wp = WorkPackage(
+            id=values.pop("id", 0),
+            project_id=project_id,
+            type_id=type_id,
+            subject=subject,
+            **values,
+        )
+        return store.add_work_package(wp).id
+
+    def delete_work_package(self, wp_id: int) -> None:
+        if self.store.remove_work_package(wp_id) is None:
+            raise KeyError(wp_id)
+
+    def touch_work_package(self, wp_id: int, **changes: Any) -> int:
+        """Bump ``lockVersion`` (and ``updatedAt``) as a concurrent writer would; the new version.
+
+        ``changes`` (``WorkPackage`` field names) are applied at the same time.
+        """
+        wp = self.store.work_packages[wp_id]
+        for key, value in changes.items():
+            if not hasattr(wp, key):
+                raise TypeError(f"unknown work package field {key!r}")
+            if key == "parent_id":
+                self.store.set_parent(wp, value)
+            else:
+                setattr(wp, key, value)
+        self.store.touch(wp)
+        return wp.lock_version
+
+    def work_package(self, wp_id: int) -> WorkPackage:
+        return self.store.work_packages[wp_id]
+
+    def __repr__(self) -> str:
+        running = "running" if self._runner else "stopped"
+        return f"<FakeOpenProject {self.url} {running} wps={len(self.store.work_packages)}>"
