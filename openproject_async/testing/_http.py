@@ -65,8 +65,8 @@ class ServerState:
 
 
 STATE: web.AppKey[ServerState] = web.AppKey("openproject_fake_state", ServerState)
-CTX_KEY = "op_ctx"
-ELEMENTS_KEY = "op_elements"
+CTX_KEY: web.RequestKey[Ctx] = web.RequestKey("openproject_fake_ctx", Ctx)
+ELEMENTS_KEY: web.RequestKey[int] = web.RequestKey("openproject_fake_elements", int)
 
 
 def state_of(request: web.Request) -> ServerState:
@@ -74,8 +74,7 @@ def state_of(request: web.Request) -> ServerState:
 
 
 def ctx_of(request: web.Request) -> Ctx:
-    ctx: Ctx = request[CTX_KEY]
-    return ctx
+    return request[CTX_KEY]
 
 
 def hal(doc: JsonDict, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 
 from ._app import build_app
@@ -146,6 +148,22 @@ class FakeOpenProject:
     @property
     def oauth_client_secret(self) -> str:
         return next(iter(self.store.oauth_apps.values())).client_secret
+
+    def auth_header(self, login: str = "admin") -> dict[str, str]:
+        """An ``Authorization`` header (Basic ``apikey:<key>``) for the user ``login``."""
+        token = base64.b64encode(f"apikey:{self.api_keys[login]}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def http(self, login: str | None = "admin", **kwargs: Any) -> aiohttp.ClientSession:
+        """A plain aiohttp session for raw requests (``base_url`` = the server origin).
+
+        Paths are absolute, e.g. ``server.http().get(server.base_path + "/api/v3")``.
+        ``login=None`` sends no credentials.
+        """
+        headers = dict(kwargs.pop("headers", {}))
+        if login is not None:
+            headers.update(self.auth_header(login))
+        return aiohttp.ClientSession(base_url=self.origin, headers=headers, **kwargs)
 
     # -- knobs and stats ---------------------------------------------------------------------
 
