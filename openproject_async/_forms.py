@@ -242,18 +242,23 @@ class Field:
             return await _fetch_all(op, source)
         return []
 
-    async def choose(self, value: str, *, _memo: _Memo | None = None) -> str:
+    async def choose(self, value: str) -> str:
         """The href of the allowed value named ``value``.
 
         Matches, ignoring case, a link's title or a resource's ``name``, ``value`` (custom
         options), ``identifier``, ``login`` or self-link title. Listed links are matched
-        by title without a request; a collection is fetched once (``pageSize=-1``).
-        Raises UnknownField listing the names on offer, ValueError when two differ.
+        by title and embedded values by their properties, without a request; values behind
+        a collection href are fetched with the largest page size (``pageSize=-1``, further
+        pages concurrently). Raises UnknownField listing the names on offer, ValueError
+        when several values carry the name.
         """
+        return await self._choose(value, None)
+
+    async def _choose(self, value: str, memo: _Memo | None) -> str:
         kind, source = self._allowed_source()
         key = (f"{self.key}:{kind}:{_source_key(source)}", value)
-        if _memo is not None and key in _memo:
-            return _memo[key]
+        if memo is not None and key in memo:
+            return memo[key]
         wanted = value.casefold()
         found: dict[str, str] = {}  # href -> name
         offered: list[str] = []
@@ -286,8 +291,8 @@ class Field:
                 + "; pass the resource or its href instead"
             )
         href = next(iter(found))
-        if _memo is not None:
-            _memo[key] = href
+        if memo is not None:
+            memo[key] = href
         return href
 
     def __repr__(self) -> str:
@@ -587,7 +592,7 @@ async def _link_for(field: Field, value: Any, memo: _Memo | None) -> Any:
     if isinstance(value, list | tuple):
         return [await _link_for(field, v, memo) for v in value]
     if isinstance(value, str) and not _body.looks_like_href(value):
-        return {"href": await field.choose(value, _memo=memo)}
+        return {"href": await field._choose(value, memo)}
     if isinstance(value, bool | int | float):
         raise TypeError(
             f"{field.name} ({field.key}) takes a link: give a resource, a Link, an href, "
@@ -708,7 +713,12 @@ async def open_form(
     values = _values_of(values, fields)
     if _is_update_of(resource, link) and "lockVersion" in resource and "lockVersion" not in values:
         base["lockVersion"] = resource["lockVersion"]
-    schema = await load_schema(resource) if _is_update_of(resource, link) else None
+    schema: Schema | None = None
+    if _is_update_of(resource, link):
+        try:
+            schema = await load_schema(resource)
+        except APIError:
+            schema = None  # only a head start: the form brings its own schema
     return await _negotiate(resource.session, link.href or "", base, values, schema)
 
 

@@ -170,6 +170,10 @@ async def test_every_field_kind_is_placed_by_the_schema(
             },
         }
     ]
+    # "Quinn Tester" was looked up behind the schema's collection href: one large page
+    lookups = [r.query for r in server.requests if r.path == f"{API}/principals"]
+    assert len(lookups) == 1
+    assert "pageSize=-1" in lookups[0]
     assert wp.description["raw"] == "Some **markdown**"
     assert (wp.startDate, wp.dueDate, wp.estimatedTime) == ("2025-06-02", "2025-06-06", "PT2H30M")
     assert wp.links["assignee"].title == "Dana Developer"
@@ -331,3 +335,19 @@ async def test_merge_recomputes_read_modify_write(server: FakeOpenProject, op: O
     with pytest.raises(UpdateConflict):
         await final.save(subject="never", merge=give_up, retry_conflicts=3)
     assert (await final.refresh()).subject != "never"
+
+
+async def test_choosing_behind_a_collection_reads_big_pages_concurrently() -> None:
+    async with (
+        FakeOpenProject(seed_size=5, max_page_size=2) as fake,
+        OpenProject(fake.url, api_key=fake.api_keys["member"]) as session,
+    ):
+        project = await session.get(f"{API}/projects/1")
+        form = await project.createWorkPackage(subject="x", type="Task")
+        fake.clear_requests()
+        assert await form.schema["assignee"].choose("quinn tester") == f"{API}/users/5"
+        pages = [r.query for r in fake.requests if r.path.endswith("/available_assignees")]
+        # the largest page first (the server caps it at 2), then the rest via jumpTo
+        assert len(pages) == 2
+        assert "pageSize=-1" in pages[0]
+        assert "offset=2" in pages[1]
