@@ -298,8 +298,13 @@ class Resource:
         """Open the form behind ``rel`` with ``values``, commit it -> the written resource.
 
         Raises FormInvalid (nothing committed) when the server offers no commit link.
-        ``retry_conflicts=N`` / ``merge=`` re-read and re-apply an update after a 409
-        (see :func:`openproject_async._forms.submit` for when that is safe).
+        ``notify=False`` suppresses notifications. For updates, ``retry_conflicts=N``
+        re-reads the resource after a 409 UpdateConflict and applies the same values to
+        the fresh copy, up to N times: safe when the values do not depend on what was read
+        (set a status, an assignee, a subject — yours wins over a concurrent change of the
+        same field); not safe for read-modify-write (appending to a description, adding to
+        a number): give ``merge=`` (``merge(fresh, values) -> values``, or None to give up
+        and raise the conflict; may be async) to recompute them. A create is never re-sent.
         """
         from ._forms import submit
 
@@ -322,7 +327,11 @@ class Resource:
         merge: MergeCallback | None = None,
         **changes: Any,
     ) -> Any:
-        """``submit("update", ...)``: update form + commit -> the updated resource."""
+        """``submit("update", ...)``: update form + commit -> the updated resource.
+
+        Sends this copy's ``lockVersion``: a stale copy raises UpdateConflict unless
+        ``retry_conflicts=N`` (see :meth:`submit` for when re-applying is safe).
+        """
         return await self.submit(
             "update",
             fields=fields,
