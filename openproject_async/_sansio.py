@@ -66,6 +66,14 @@ def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Doc
         )
     if doc.get("_type") == "Error" or status >= 400:
         raise error_from_document(doc, status)
+    if not 200 <= status < 300:
+        raise ProtocolError(
+            "unexpected status for an API answer (expected 2xx or an Error document)",
+            status=status,
+            content_type=content_type,
+            snippet=_snippet(body),
+            url=url,
+        )
     return doc
 
 

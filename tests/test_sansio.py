@@ -155,3 +155,9 @@ def test_encode_params() -> None:
         "notify": "false",
         "pageSize": "100",
     }
+
+
+@pytest.mark.parametrize("status", [100, 304, 399])
+def test_non_2xx_success_status_with_json_is_protocol_error(status: int) -> None:
+    with pytest.raises(ProtocolError, match="unexpected status"):
+        _sansio.decode(status, HAL, b'{"_type": "WorkPackage"}')
