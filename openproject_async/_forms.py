@@ -39,11 +39,11 @@ from .errors import (
     ActionUnavailable,
     APIError,
     FormInvalid,
-    OpenProjectError,
     PropertyFormatError,
     PropertyIsReadOnly,
     ProtocolError,
     ResourceTypeMismatch,
+    SchemaNotLoaded,
     UnknownField,
     UpdateConflict,
 )
@@ -112,13 +112,6 @@ MergeCallback = Callable[[Resource, dict[str, Any]], MergeResult | Awaitable[Mer
 
 #: Cache of name -> href choices made while one form is negotiated.
 _Memo = dict[tuple[str, str], str]
-
-
-class SchemaNotLoaded(OpenProjectError, LookupError):
-    """``resource.field(name)`` was used before the resource's schema was fetched.
-
-    ``await resource.load_schema()`` fetches it once per session (schemas are cached).
-    """
 
 
 class Field:

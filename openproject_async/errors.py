@@ -15,6 +15,7 @@
     │   ├── CrossOriginRefused        a write to another origin, refused by policy
     │   └── InvalidHref               not an http(s) URL we can request (also ValueError)
     ├── UnknownField                  a custom field name the schema does not have
+    ├── SchemaNotLoaded               field(name) before load_schema() fetched the schema
     └── APIError                      the server answered with an Error document
         ├── BadRequest
         │   ├── InvalidQuery, InvalidRequestBody, InvalidRenderContext,
@@ -90,6 +91,7 @@ __all__ = [
     "ProtocolError",
     "RequestTimeout",
     "ResourceTypeMismatch",
+    "SchemaNotLoaded",
     "SessionClosed",
     "Throttled",
     "TimeoutOutcomeUnknown",
@@ -222,6 +224,13 @@ class TimeoutOutcomeUnknown(RequestTimeout, OutcomeUnknown):
     """
 
     transient = False
+
+
+class SchemaNotLoaded(OpenProjectError, LookupError):
+    """``resource.field(name)`` was used before the resource's schema was fetched.
+
+    ``await resource.load_schema()`` fetches it once per session (schemas are cached).
+    """
 
 
 class SessionClosed(OpenProjectError):
