@@ -243,30 +243,32 @@ async def test_base_path_deployment() -> None:
 
 def test_cli_prints_ready_line() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openproject_async.testing", "--port", "0", "--seed-size",
-         "20", "--latency", "0", "--max-concurrent-requests", "4", "--max-page-size", "10"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        assert line[0] == "READY"
-        url, key = line[1], line[2]
-        assert url.startswith("http://127.0.0.1:")
+    command = [
+        sys.executable, "-m", "openproject_async.testing", "--port", "0", "--seed-size", "20",
+        "--latency", "0", "--max-concurrent-requests", "4", "--max-page-size", "10",
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().split()
+            assert line[0] == "READY"
+            url, key = line[1], line[2]
+            assert url.startswith("http://127.0.0.1:")
 
-        async def check() -> dict[str, Any]:
-            auth = {"Authorization": aiohttp.encode_basic_auth("apikey", key)}
-            async with aiohttp.ClientSession(headers=auth) as http, http.get(
-                url + "/api/v3/work_packages?filters=[]&pageSize=-1"
-            ) as resp:
-                assert resp.status == 200
-                doc: dict[str, Any] = await resp.json(content_type=None)
-                return doc
+            async def check() -> dict[str, Any]:
+                auth = {"Authorization": aiohttp.encode_basic_auth("apikey", key)}
+                async with aiohttp.ClientSession(headers=auth) as http, http.get(
+                    url + "/api/v3/work_packages?filters=[]&pageSize=-1"
+                ) as resp:
+                    assert resp.status == 200
+                    doc: dict[str, Any] = await resp.json(content_type=None)
+                    return doc
 
-        doc = asyncio.run(check())
-        assert (doc["total"], doc["pageSize"]) == (20, 10)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert proc.returncode is not None
+            doc = asyncio.run(check())
+            assert (doc["total"], doc["pageSize"]) == (20, 10)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0
