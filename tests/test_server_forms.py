@@ -367,3 +367,51 @@ async def test_schemas_collection(openproject_server: FakeOpenProject) -> None:
     status, err = await call(openproject_server, "GET", f"{WPS}/schemas")
     assert status == 400
     assert err["errorIdentifier"] == ERR + "InvalidQuery"
+
+
+async def test_form_payloads_round_trip_to_commit(openproject_server: FakeOpenProject) -> None:
+    server = openproject_server
+    links = {
+        **project(1),
+        "type": {"href": "/api/v3/types/4"},
+        "customField2": {"href": "/api/v3/custom_options/3"},
+    }
+    body = {"subject": "Round trip", "_links": links}
+    _, form = await call(server, "POST", f"{WPS}/form", body)
+    assert form["_embedded"]["validationErrors"] == {}
+    commit = form["_links"]["commit"]
+    status, created = await call(server, commit["method"].upper(), commit["href"],
+                                 form["_embedded"]["payload"])
+    assert status == 201
+    assert created["subject"] == "Round trip"
+    assert created["_links"]["customField2"]["title"] == "Initech"
+    # an update form of a seeded work package in a closed version, posted back unchanged
+    wp = server.store.work_packages[1]
+    assert server.store.versions[wp.version_id or 0].status == "closed"
+    _, form = await call(server, "POST", f"{WPS}/1/form", {"lockVersion": 0})
+    assert form["_embedded"]["validationErrors"] == {}
+    payload = form["_embedded"]["payload"]
+    payload["subject"] = "Renamed via form"
+    commit = form["_links"]["commit"]
+    status, updated = await call(server, commit["method"].upper(), commit["href"], payload)
+    assert status == 200
+    assert (updated["subject"], updated["lockVersion"]) == ("Renamed via form", 1)
+    assert updated["_links"]["version"]["title"] == "1.0"
+
+
+async def test_multiple_errors_on_one_property_in_a_form(
+    openproject_server: FakeOpenProject,
+) -> None:
+    # work package 1 has children: its % Complete is derived, and 150 is out of range anyway
+    body = {"lockVersion": 0, "percentageDone": 150}
+    status, form = await call(openproject_server, "POST", f"{WPS}/1/form", body)
+    assert status == 200
+    error = form["_embedded"]["validationErrors"]["percentageDone"]
+    assert error["errorIdentifier"] == ERR + "MultipleErrors"
+    inner = error["_embedded"]["errors"]
+    assert [e["errorIdentifier"] for e in inner] == [ERR + "PropertyConstraintViolation"] * 2
+    assert {e["_embedded"]["details"]["attribute"] for e in inner} == {"percentageDone"}
+    status, err = await call(openproject_server, "PATCH", f"{WPS}/1", body)
+    assert status == 422
+    assert err["errorIdentifier"] == ERR + "MultipleErrors"
+    assert len(err["_embedded"]["errors"]) == 2

@@ -682,6 +682,7 @@ def _seed_work_packages(store: Store, n: int) -> None:
     wps = store.work_packages
     children = store.children
     base_day = date(2025, 1, 6)
+    day_names = [(base_day + timedelta(days=d)).isoformat() for d in range(210)]
     hour = timedelta(hours=1)
     minute = timedelta(minutes=1)
     for i in range(1, n + 1):
@@ -695,9 +696,9 @@ def _seed_work_packages(store: Store, n: int) -> None:
         start: str | None = None
         due: str | None = None
         if i % 7:
-            day = base_day + timedelta(days=i % 200)
-            start = day.isoformat()
-            due = start if is_milestone else (day + timedelta(days=i % 10)).isoformat()
+            offset = i % 200
+            start = day_names[offset]
+            due = start if is_milestone else day_names[offset + i % 10]
         created = EPOCH + minute * i
         parent_id: int | None = None
         if k in (2, 3):
@@ -735,13 +736,15 @@ def _seed_work_packages(store: Store, n: int) -> None:
         cfs = cf_by_combo.get(combo)
         if cfs is None:
             cfs = cf_by_combo[combo] = store.custom_fields_for(project_id, type_id)
-        for cf in cfs:
-            if cf.field_format == "int":
-                wp.custom_values[cf.id] = i % 13
-            elif cf.field_format == "list":
-                wp.custom_values[cf.id] = cf.option_ids[i % len(cf.option_ids)]
-            elif i % 3 == 0:
-                wp.custom_values[cf.id] = 2
+        if cfs:
+            values = wp.custom_values
+            for cf in cfs:
+                if cf.field_format == "int":
+                    values[cf.id] = i % 13
+                elif cf.field_format == "list":
+                    values[cf.id] = cf.option_ids[i % len(cf.option_ids)]
+                elif i % 3 == 0:
+                    values[cf.id] = 2
         wps[i] = wp
         if parent_id is not None:
             children.setdefault(parent_id, []).append(i)

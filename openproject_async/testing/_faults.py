@@ -6,7 +6,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 FAULT_KINDS = ("status", "throttle", "drop", "drop_after", "truncate", "hang")
 
@@ -22,6 +22,7 @@ class Fault:
     """
 
     kind: str
+    _: KW_ONLY
     rate: float | None = None
     times: int | None = None
     method: str | None = None

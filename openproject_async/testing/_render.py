@@ -375,6 +375,10 @@ def cf_link(ctx: Ctx, cf: CustomField, value: Any) -> JsonDict:
     return user_link(ctx, value)
 
 
+_TIME_FILTER_HEAD = quote('[{"work_package_id":{"operator":"=","values":["', safe="-._~")
+_TIME_FILTER_TAIL = quote('"]}}]', safe="-._~")
+
+
 def wp_link(ctx: Ctx, wp: WorkPackage) -> JsonDict:
     return link(f"{ctx.api}/work_packages/{wp.id}", wp.subject)
 
@@ -495,9 +499,8 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
         }
     links["previewMarkup"] = {"href": f"{api}/render/markdown?context={base}", "method": "post"}
     if VIEW_TIME in perms:
-        time_filter = f'[{{"work_package_id":{{"operator":"=","values":["{wid}"]}}}}]'
         links["timeEntries"] = {
-            "href": f"{api}/time_entries?" + to_query({"filters": time_filter}),
+            "href": f"{api}/time_entries?filters={_TIME_FILTER_HEAD}{wid}{_TIME_FILTER_TAIL}",
             "title": "Time entries",
         }
     child_ids = store.children.get(wid)

@@ -466,22 +466,27 @@ def validate(ctx: Ctx, draft: Draft) -> None:
             draft.error(key, f"{_label(key)} can't be blank.")
     if proj is not None:
         project_changed = draft.original is not None and draft.original.project_id != proj.id
+
+        def value_changed(attr: str) -> bool:
+            original = draft.original
+            return original is None or project_changed or getattr(original, attr) != getattr(
+                wp, attr
+            )
+
         assignable = store.assignable_user_ids(proj.id)
         for key, attr in (("assignee", "assignee_id"), ("responsible", "responsible_id")):
             uid = getattr(wp, attr)
             if (
                 key not in draft.errors
                 and uid is not None
-                and (key in draft.changed or project_changed or draft.creating)
+                and value_changed(attr)
                 and uid not in assignable
             ):
                 draft.error(key, f"{_label(key)} is not set to one of the allowed values.")
         if "version" not in draft.errors and wp.version_id is not None:
             ver = store.versions.get(wp.version_id)
-            if (
-                ver is None
-                or ver.project_id != proj.id
-                or ("version" in draft.changed and ver.status != "open")
+            if ver is None or ver.project_id != proj.id or (
+                value_changed("version_id") and ver.status != "open"
             ):
                 draft.error("version", "Version is not set to one of the allowed values.")
         if "category" not in draft.errors and wp.category_id is not None:
@@ -496,12 +501,16 @@ def validate(ctx: Ctx, draft: Draft) -> None:
             draft.error("parent", "Parent cannot be the work package itself or a descendant.")
     if wp.start_date and wp.due_date and wp.due_date < wp.start_date:
         draft.error("dueDate", "Finish date must be greater than or equal to the start date.")
-    if (
-        "percentageDone" not in draft.errors
-        and wp.percentage_done is not None
-        and not 0 <= wp.percentage_done <= 100
-    ):
-        draft.error("percentageDone", "% Complete must be between 0 and 100.")
+    if "percentageDone" not in draft.errors:
+        if wp.percentage_done is not None and not 0 <= wp.percentage_done <= 100:
+            draft.error("percentageDone", "% Complete must be between 0 and 100.")
+        original = draft.original
+        if (
+            original is not None
+            and store.children_of(original.id)
+            and original.percentage_done != wp.percentage_done
+        ):
+            draft.error("percentageDone", "% Complete cannot be set on parent work packages.")
     for cf in store.custom_fields_for(proj.id if proj else None, wp.type_id or None):
         if (
             cf.is_required
