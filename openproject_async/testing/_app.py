@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
+from . import _attachments as att
 from . import _extras as x
 from . import _resources as res
 from . import _workpackages as wps
@@ -274,8 +275,8 @@ def build_app(state: ServerState) -> web.Application:
     route("POST", f"{w}/{{id}}/activities", x.add_comment)
     route("GET", f"{w}/{{id}}/relations", x.list_wp_relations)
     route("POST", f"{w}/{{id}}/relations", x.create_relation)
-    route("GET", f"{w}/{{id}}/attachments", x.list_wp_attachments)
-    route("POST", f"{w}/{{id}}/attachments", x.add_wp_attachment)
+    route("GET", f"{w}/{{id}}/attachments", att.list_wp_attachments)
+    route("POST", f"{w}/{{id}}/attachments", att.add_wp_attachment)
     route("GET", f"{w}/{{id}}/revisions", x.empty_wp_collection)
     route("GET", f"{w}/{{id}}/file_links", x.empty_wp_collection)
 
@@ -285,8 +286,8 @@ def build_app(state: ServerState) -> web.Application:
     route("GET", f"{api}/relations/{{id}}", x.get_relation)
     route("PATCH", f"{api}/relations/{{id}}", x.patch_relation)
     route("DELETE", f"{api}/relations/{{id}}", x.delete_relation)
-    route("POST", f"{api}/attachments", x.add_attachment)
-    route("GET", f"{api}/attachments/{{id}}", x.get_attachment)
-    route("GET", f"{api}/attachments/{{id}}/content", x.attachment_content)
-    route("DELETE", f"{api}/attachments/{{id}}", x.delete_attachment)
+    route("POST", f"{api}/attachments", att.add_attachment)
+    route("GET", f"{api}/attachments/{{id}}", att.get_attachment)
+    route("GET", f"{api}/attachments/{{id}}/content", att.attachment_content)
+    route("DELETE", f"{api}/attachments/{{id}}", att.delete_attachment)
     return app

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from email.parser import BytesHeaderParser
-
-import orjson
 from aiohttp import web
 
 from . import _render as r
+from . import _render_wp as rw
 from ._data import (
     ADD_NOTES,
     ADD_WATCHERS,
     DELETE_WATCHERS,
-    EDIT_WP,
     MANAGE_RELATIONS,
     RELATION_TYPES,
     VIEW_WATCHERS,
-    Attachment,
     Relation,
     WorkPackage,
     utcnow,
@@ -135,7 +130,7 @@ async def available_watchers(request: web.Request) -> web.Response:
 async def list_activities(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
-    items = [r.activity(ctx, a) for a in ctx.store.journals_of(wp)]
+    items = [rw.activity(ctx, a) for a in ctx.store.journals_of(wp)]
     count_elements(request, len(items))
     return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/activities"))
 
@@ -161,7 +156,7 @@ async def add_comment(request: web.Request) -> web.Response:
         wp, ctx.user.id, comment=text, details=[], internal=bool(body.get("internal", False))
     )
     record_notification(request)
-    return hal(r.activity(ctx, activity), status=201)
+    return hal(rw.activity(ctx, activity), status=201)
 
 
 def _visible_activity(ctx: Ctx, activity_id: int) -> tuple[WorkPackage, int]:
@@ -175,7 +170,7 @@ def _visible_activity(ctx: Ctx, activity_id: int) -> tuple[WorkPackage, int]:
 async def get_activity(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     _, activity_id = _visible_activity(ctx, int_param(request))
-    return hal(r.activity(ctx, ctx.store.activities[activity_id]))
+    return hal(rw.activity(ctx, ctx.store.activities[activity_id]))
 
 
 async def patch_activity(request: web.Request) -> web.Response:
@@ -196,7 +191,7 @@ async def patch_activity(request: web.Request) -> web.Response:
     if "comment" in body:
         activity.comment = _comment_text(body)
         activity.updated_at = utcnow()
-    return hal(r.activity(ctx, activity))
+    return hal(rw.activity(ctx, activity))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +213,9 @@ async def list_wp_relations(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
     items = [
-        r.relation(ctx, rel) for rel in r.relations_of(ctx.store, wp.id) if _both_visible(ctx, rel)
+        rw.relation(ctx, rel)
+        for rel in rw.relations_of(ctx.store, wp.id)
+        if _both_visible(ctx, rel)
     ]
     count_elements(request, len(items))
     return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/relations"))
@@ -254,7 +251,7 @@ async def list_relations(request: web.Request) -> web.Response:
     page, size = page_params(request.query, state.config.max_page_size)
     doc = paginated(
         "Collection",
-        lambda a, b: [r.relation(ctx, rel) for rel in rels[a:b]],
+        lambda a, b: [rw.relation(ctx, rel) for rel in rels[a:b]],
         len(rels),
         f"{ctx.api}/relations",
         {"filters": render_filters(filters)},
@@ -324,12 +321,12 @@ async def create_relation(request: web.Request) -> web.Response:
         description=description,
     )
     store.relations[relation.id] = relation
-    return hal(r.relation(ctx, relation), status=201)
+    return hal(rw.relation(ctx, relation), status=201)
 
 
 async def get_relation(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    return hal(r.relation(ctx, _visible_relation(ctx, int_param(request))))
+    return hal(rw.relation(ctx, _visible_relation(ctx, int_param(request))))
 
 
 async def patch_relation(request: web.Request) -> web.Response:
@@ -346,7 +343,7 @@ async def patch_relation(request: web.Request) -> web.Response:
         relation.lag = lag
     if "description" in body:
         relation.description = description
-    return hal(r.relation(ctx, relation))
+    return hal(rw.relation(ctx, relation))
 
 
 async def delete_relation(request: web.Request) -> web.Response:
@@ -356,155 +353,6 @@ async def delete_relation(request: web.Request) -> web.Response:
     if not ctx.can(MANAGE_RELATIONS, source.project_id):
         raise missing_permission("manage relations of this work package")
     del ctx.store.relations[relation.id]
-    return web.Response(status=204)
-
-
-# ---------------------------------------------------------------------------------------------
-# Attachments
-
-_HEADER_PARSER = BytesHeaderParser()
-
-
-def parse_multipart(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
-    """Split a multipart/form-data body into (headers, content) parts, in order."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not match:
-        raise invalid_body("The multipart request has no boundary.")
-    delimiter = b"--" + match.group(1).encode()
-    parts: list[tuple[dict[str, str], bytes]] = []
-    chunks = body.split(delimiter)
-    for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
-            break
-        chunk = chunk.removeprefix(b"\r\n")
-        head, sep, content = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            raise invalid_body("The multipart request is malformed.")
-        headers = {k.lower(): v for k, v in _HEADER_PARSER.parsebytes(head + b"\r\n\r\n").items()}
-        parts.append((headers, content.removesuffix(b"\r\n")))
-    return parts
-
-
-def _disposition(headers: dict[str, str]) -> dict[str, str]:
-    value = headers.get("content-disposition", "")
-    params: dict[str, str] = {}
-    for item in value.split(";")[1:]:
-        key, _, val = item.strip().partition("=")
-        params[key.lower()] = val.strip().strip('"')
-    return params
-
-
-async def _upload(request: web.Request, container: WorkPackage | None) -> Attachment:
-    ctx = ctx_of(request)
-    content_type = request.headers.get("Content-Type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise ApiError(
-            415,
-            "TypeNotSupported",
-            f"Expected CONTENT-TYPE to be multipart/form-data but got {content_type}.",
-        )
-    parts = parse_multipart(await request.read(), content_type)
-    names = [_disposition(h).get("name") for h, _ in parts]
-    if names != ["metadata", "file"]:
-        raise invalid_body(
-            "The request body must be a multipart form with exactly two parts, 'metadata' "
-            f"followed by 'file'; got {names}."
-        )
-    (_, meta_raw), (file_headers, content) = parts
-    try:
-        metadata = orjson.loads(meta_raw)
-    except orjson.JSONDecodeError:
-        raise invalid_body("The metadata part is not valid JSON.") from None
-    if not isinstance(metadata, dict):
-        raise invalid_body("The metadata part was not a single JSON object.")
-    if "filename" not in _disposition(file_headers):
-        raise invalid_body("The file part has no filename in its Content-Disposition.")
-    file_name = metadata.get("fileName")
-    if not isinstance(file_name, str) or not file_name.strip():
-        raise ApiError(
-            422, "PropertyConstraintViolation", "File name can't be blank.", attribute="fileName"
-        )
-    description = metadata.get("description")
-    if isinstance(description, dict):
-        description = description.get("raw")
-    attachment = Attachment(
-        id=ctx.store.next_id("attachment"),
-        container_id=container.id if container else 0,
-        file_name=file_name,
-        content_type=file_headers.get("content-type", "application/octet-stream"),
-        content=content,
-        description="" if description is None else str(description),
-        author_id=ctx.user.id,
-        created_at=utcnow(),
-    )
-    ctx.store.attachments[attachment.id] = attachment
-    return attachment
-
-
-async def list_wp_attachments(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    items = [
-        r.attachment(ctx, a) for a in ctx.store.attachments.values() if a.container_id == wp.id
-    ]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/attachments"))
-
-
-async def add_wp_attachment(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("add attachments to this work package")
-    attachment = await _upload(request, wp)
-    ctx.store.touch(wp)
-    ctx.store.journal(wp, ctx.user.id, comment="", details=[f"File {attachment.file_name} added"])
-    return hal(r.attachment(ctx, attachment), status=200)
-
-
-async def add_attachment(request: web.Request) -> web.Response:
-    """Containerless upload (claimed later via ``_links.attachments`` of a WP write)."""
-    ctx = ctx_of(request)
-    attachment = await _upload(request, None)
-    return hal(r.attachment(ctx, attachment), status=201)
-
-
-def _visible_attachment(ctx: Ctx, attachment_id: int) -> Attachment:
-    attachment = ctx.store.attachments.get(attachment_id)
-    if attachment is None:
-        raise not_found("attachment")
-    if attachment.container_id == 0:
-        if attachment.author_id != ctx.user.id:
-            raise not_found("attachment")
-        return attachment
-    wp = ctx.store.work_packages.get(attachment.container_id)
-    if wp is None or not ctx.can_see_wp(wp):
-        raise not_found("attachment")
-    return attachment
-
-
-async def get_attachment(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    return hal(r.attachment(ctx, _visible_attachment(ctx, int_param(request))))
-
-
-async def attachment_content(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    attachment = _visible_attachment(ctx, int_param(request))
-    return web.Response(
-        body=attachment.content,
-        content_type=attachment.content_type.split(";")[0],
-        headers={"Content-Disposition": f'attachment; filename="{attachment.file_name}"'},
-    )
-
-
-async def delete_attachment(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    attachment = _visible_attachment(ctx, int_param(request))
-    wp = ctx.store.work_packages.get(attachment.container_id)
-    if wp is not None and not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("delete this attachment")
-    del ctx.store.attachments[attachment.id]
     return web.Response(status=204)
 
 
@@ -528,7 +376,7 @@ async def relation_candidates(request: web.Request) -> web.Response:
     params = {k: v for k, v in request.query.items() if k in ("query", "type")}
     doc = paginated(
         "WorkPackageCollection",
-        lambda a, b: [r.work_package(ctx, c) for c in candidates[a:b]],
+        lambda a, b: [rw.work_package(ctx, c) for c in candidates[a:b]],
         len(candidates),
         f"{ctx.api}/work_packages/{wp.id}/available_relation_candidates",
         params,

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import _render as r
+from . import _render_wp as rw
 from ._data import ADD_WP, EDIT_WP, MOVE_WP, VIEW_WP, User
 from ._errors import ApiError, invalid_query, missing_permission, not_found, update_conflict
 from ._http import (
@@ -344,7 +345,7 @@ async def execute_custom_action(request: web.Request) -> web.Response:
     store.touch(wp)
     store.journal(wp, ctx.user.id, comment="", details=details or [f"{action.name} executed"])
     record_notification(request)
-    return hal(r.work_package(ctx, wp, embed=True))
+    return hal(rw.work_package(ctx, wp, embed=True))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from ._render import (
     Ctx,
     JsonDict,
     category,
-    cf_link,
     custom_option,
     fmt_days,
     fmt_hours,
@@ -23,6 +22,7 @@ from ._render import (
     user_link,
     version,
 )
+from ._render_wp import cf_link
 
 
 def _field(

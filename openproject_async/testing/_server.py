@@ -12,9 +12,10 @@ import aiohttp
 from aiohttp import web
 
 from ._app import build_app
-from ._data import Store, WorkPackage, seed, utcnow
+from ._data import Store, WorkPackage, utcnow
 from ._faults import FaultSet
 from ._http import Config, RecordedRequest, ServerState
+from ._seed import seed
 
 
 class FakeOpenProject:

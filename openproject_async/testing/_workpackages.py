@@ -6,6 +6,7 @@ import orjson
 from aiohttp import web
 
 from . import _render as r
+from . import _render_wp as rw
 from ._data import ADD_WP, DELETE_WP, EDIT_WP, VIEW_WP, Project, WorkPackage
 from ._errors import ApiError, invalid_query, missing_permission, not_found
 from ._http import (
@@ -18,8 +19,6 @@ from ._http import (
     state_of,
 )
 from ._query import (
-    DEFAULT_WP_FILTERS,
-    WP_SORT_KEYS,
     apply_select,
     check_select,
     page_params,
@@ -28,22 +27,17 @@ from ._query import (
     parse_select,
     parse_sort,
     render_filters,
-    sort_work_packages,
-    wp_filter_predicates,
 )
 from ._render import Ctx, JsonDict, to_query
 from ._schema import payload, wp_schema
-from ._writes import (
-    Draft,
-    apply_body,
-    check_lock_version,
-    commit_create,
-    commit_update,
-    edit_draft,
-    may_commit,
-    new_draft,
-    validate,
+from ._validate import commit_create, commit_update, may_commit, validate
+from ._wp_query import (
+    DEFAULT_WP_FILTERS,
+    WP_SORT_KEYS,
+    sort_work_packages,
+    wp_filter_predicates,
 )
+from ._writes import Draft, apply_body, check_lock_version, edit_draft, new_draft
 
 WP_NOT_FOUND = "work package"
 
@@ -206,7 +200,7 @@ async def list_work_packages(request: web.Request) -> web.Response:
 
     def render_slice(start: int, stop: int) -> list[JsonDict]:
         page_wps.extend(matches[start:stop])
-        return [r.work_package(ctx, wp) for wp in page_wps]
+        return [rw.work_package(ctx, wp) for wp in page_wps]
 
     doc = paginated("WorkPackageCollection", render_slice, len(matches), base, params, page, size)
     links = doc["_links"]
@@ -248,7 +242,7 @@ async def list_work_packages(request: web.Request) -> web.Response:
 async def get_work_package(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
-    return hal(r.work_package(ctx, wp, embed=True))
+    return hal(rw.work_package(ctx, wp, embed=True))
 
 
 async def patch_work_package(request: web.Request) -> web.Response:
@@ -264,7 +258,7 @@ async def patch_work_package(request: web.Request) -> web.Response:
     draft.raise_if_invalid()
     if commit_update(ctx, draft):
         record_notification(request)
-    return hal(r.work_package(ctx, wp, embed=True))
+    return hal(rw.work_package(ctx, wp, embed=True))
 
 
 async def delete_work_package(request: web.Request) -> web.Response:
@@ -293,7 +287,7 @@ async def create_work_package(request: web.Request) -> web.Response:
     draft.raise_if_invalid()
     wp = commit_create(ctx, draft)
     record_notification(request)
-    return hal(r.work_package(ctx, wp, embed=True), status=201)
+    return hal(rw.work_package(ctx, wp, embed=True), status=201)
 
 
 def _create_project(ctx: Ctx, request: web.Request) -> Project | None:
