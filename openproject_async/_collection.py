@@ -94,7 +94,9 @@ class Collection(Resource):
         return self._elements
 
     def __len__(self) -> int:
-        return self.count
+        # the elements actually on this page: the server's ``count`` may say anything
+        # (len() must be >= 0, and list() preallocates from it)
+        return len(self.embedded["elements"])
 
     def _next_link(self) -> Link | None:
         for rel in ("nextByOffset", "nextByCursor", "next"):
@@ -116,8 +118,10 @@ class Collection(Resource):
         async for page in self.pages(concurrency=concurrency, progress=progress):
             current: set[Any] = set()
             for element in page.elements:
-                key = element._data.get("id", element.href)
-                if key is not None:
+                key = element._data.get("id")
+                if key is None:  # (not .get("id", element.href): that parses every link)
+                    key = element.href
+                if isinstance(key, int | str):  # odd ids (lists, objects): no dedupe
                     if key in previous or key in current:
                         continue
                     current.add(key)
@@ -160,7 +164,11 @@ class Collection(Resource):
                 yield page
                 if page.count == 0:
                     return  # the collection shrank: the pages after this one are empty too
+        visited = {page.href, self.href}
         while (link := page._next_link()) is not None:
+            if link.href in visited:
+                raise ProtocolError(f"{link.rel} {link.href!r} leads back to a page already read")
+            visited.add(link.href)
             nxt = await self._op.get(link.href or "")
             if not isinstance(nxt, Collection):
                 raise ProtocolError(f"{link.rel} did not lead to a collection page")
@@ -182,7 +190,7 @@ class Collection(Resource):
         last = self._pages_total()
         if not isinstance(jump, Link) or not jump.href or last is None:
             return None
-        if "offset" not in jump.variables:
+        if jump.variables != ["offset"]:  # OpenProject's jumpTo has just %7Boffset%7D
             return None
         return jump, last
 
