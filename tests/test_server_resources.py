@@ -300,3 +300,39 @@ async def test_render_markdown(openproject_server: FakeOpenProject) -> None:
             assert resp.status == 415
             body = await resp.json(content_type=None)
             assert body["errorIdentifier"] == ERR + "TypeNotSupported"
+
+
+async def test_memberships_roles_and_stub_lists(openproject_server: FakeOpenProject) -> None:
+    server = openproject_server
+    _, project = await call(server, "GET", "/api/v3/projects/1")
+    status, members = await call(server, "GET", project["_links"]["memberships"]["href"])
+    assert status == 200
+    principals = [m["_links"]["principal"]["href"] for m in members["_embedded"]["elements"]]
+    assert principals == [f"/api/v3/users/{u}" for u in (2, 3, 4, 5)]
+    role_href = members["_embedded"]["elements"][1]["_links"]["roles"][0]["href"]
+    _, role = await call(server, "GET", role_href)
+    assert role["name"] == "Reader"
+    _, member = await call(server, "GET", "/api/v3/memberships?filters=[]", login="member")
+    assert {m["_links"]["project"]["href"] for m in member["_embedded"]["elements"]} == {
+        "/api/v3/projects/1", "/api/v3/projects/2"}
+    for path in ("/api/v3/queries", "/api/v3/time_entries", f"{WPS}/1/revisions",
+                 f"{WPS}/1/file_links", "/api/v3/configuration", "/api/v3/my_preferences"):
+        status, _ = await call(server, "GET", path)
+        assert status == 200, path
+
+
+async def test_unexpected_errors_are_hal_500(openproject_server: FakeOpenProject) -> None:
+    openproject_server.store.work_packages[1].status_id = 999  # corrupt the data
+    status, err = await call(openproject_server, "GET", f"{WPS}/1")
+    assert status == 500
+    assert err["errorIdentifier"] == ERR + "InternalServerError"
+
+
+async def test_compression_knob() -> None:
+    server = FakeOpenProject(seed_size=30, compress=True)
+    async with server, server.http(headers={"Accept-Encoding": "gzip"}) as http, http.get(
+        f"{WPS}?filters=[]&pageSize=30"
+    ) as resp:
+        assert resp.headers["Content-Encoding"] == "gzip"
+        doc = await resp.json(content_type=None)
+        assert doc["count"] == 30

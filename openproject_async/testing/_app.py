@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from multidict import CIMultiDict
 
 from . import _attachments as att
 from . import _extras as x
+from . import _memberships as mem
 from . import _resources as res
 from . import _workpackages as wps
 from ._auth import authenticate, oauth_token
@@ -27,6 +29,8 @@ from ._http import (
     hal,
 )
 from ._render import Ctx
+
+log = logging.getLogger("openproject_async.testing")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,6 +70,8 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
     if fault is None:
         response = await _serve(state, request, handler)
         record.status = response.status
+        if state.config.compress and isinstance(response, web.Response):
+            response.enable_compression()  # gzip/deflate when Accept-Encoding asks for it
         return response
     record.fault = fault.kind
     if fault.kind == "status":
@@ -164,6 +170,17 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _not_found(request)
     except web.HTTPMethodNotAllowed:
         return hal(error_body("NotFound", "The requested resource could not be found."), 405)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("fake OpenProject: unhandled error in %s %s", request.method, request.path)
+        return hal(
+            error_body(
+                "InternalServerError",
+                "An internal server error occurred. This is not your fault.",
+            ),
+            500,
+        )
 
 
 def _not_found(request: web.Request) -> web.Response:
@@ -280,6 +297,12 @@ def build_app(state: ServerState) -> web.Application:
     route("GET", f"{w}/{{id}}/revisions", x.empty_wp_collection)
     route("GET", f"{w}/{{id}}/file_links", x.empty_wp_collection)
 
+    route("GET", f"{api}/memberships", mem.list_memberships)
+    route("GET", f"{api}/memberships/{{id}}", mem.get_membership)
+    route("GET", f"{api}/roles", mem.list_roles)
+    route("GET", f"{api}/roles/{{id}}", mem.get_role)
+    route("GET", f"{api}/queries", mem.list_queries)
+    route("GET", f"{api}/time_entries", mem.list_time_entries)
     route("GET", f"{api}/activities/{{id}}", x.get_activity)
     route("PATCH", f"{api}/activities/{{id}}", x.patch_activity)
     route("GET", f"{api}/relations", x.list_relations)

@@ -26,6 +26,7 @@ class Config:
     max_concurrent_requests: int | None = None
     base_path: str = ""
     token_lifetime: int = 7200
+    compress: bool = False
 
 
 @dataclass

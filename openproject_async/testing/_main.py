@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-path", default="")
     parser.add_argument("--token-lifetime", type=int, default=7200)
     parser.add_argument(
+        "--compress", action="store_true", help="gzip responses when the client accepts it"
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="print all credentials instead of the READY line"
     )
     args = parser.parse_args(argv)
@@ -73,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_concurrent_requests=args.max_concurrent_requests,
         base_path=args.base_path,
         token_lifetime=args.token_lifetime,
+        compress=args.compress,
     )
     return 0
 

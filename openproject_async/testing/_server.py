@@ -23,6 +23,22 @@ class FakeOpenProject:
 
     Use as ``async with FakeOpenProject(...) as server:`` or ``await server.start()`` /
     ``await server.close()``. ``server.url`` is what a client is configured with.
+
+    Knobs:
+
+    * ``seed_size`` -- work packages seeded (deterministic; 100 000 take well under 1 s).
+    * ``max_page_size`` -- ``Setting.apiv3_max_page_size`` (``pageSize`` cap, ``-1`` = it).
+    * ``latency`` -- seconds added to every request; ``latency_per_element`` -- seconds
+      added per rendered collection element. Both are spent while holding a worker.
+    * ``max_concurrent_requests`` -- workers: requests handled at once, others queue.
+      ``peak_concurrency`` reports the most that were ever handled at the same time.
+    * ``base_path`` -- emulate a sub-path deployment (``/openproject``): every route and
+      every href starts with it.
+    * ``token_lifetime`` -- OAuth access token lifetime in seconds.
+    * ``compress`` -- gzip/deflate responses when the client accepts it.
+    * ``key_seed`` -- varies the (otherwise fixed) API keys, tokens and OAuth secrets.
+
+    ``faults`` injects errors (see ``Fault``); ``requests`` records every request.
     """
 
     def __init__(
@@ -35,6 +51,7 @@ class FakeOpenProject:
         max_concurrent_requests: int | None = None,
         base_path: str = "",
         token_lifetime: int = 7200,
+        compress: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         key_seed: int = 0,
@@ -50,6 +67,7 @@ class FakeOpenProject:
             max_concurrent_requests=max_concurrent_requests,
             base_path=base_path,
             token_lifetime=token_lifetime,
+            compress=compress,
         )
         self.host = host
         self.port = port
