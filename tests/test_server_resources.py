@@ -336,3 +336,46 @@ async def test_compression_knob() -> None:
         assert resp.headers["Content-Encoding"] == "gzip"
         doc = await resp.json(content_type=None)
         assert doc["count"] == 30
+
+
+async def test_seed_layout(openproject_server: FakeOpenProject) -> None:
+    store = openproject_server.store
+    assert [store.work_packages[i].project_id for i in (1, 20, 21, 30, 31, 40, 41)] == [
+        1, 1, 2, 2, 3, 3, 1]
+    open_ids = store.open_status_ids()
+    assert sum(wp.status_id in open_ids for wp in store.work_packages.values()) == 35
+    assert openproject_server.users == {"admin": 1, "member": 2, "reader": 3, "dana": 4,
+                                        "quinn": 5}
+    assert FakeOpenProject(seed_size=0).api_keys == openproject_server.api_keys
+    assert FakeOpenProject(seed_size=0, key_seed=1).api_key != openproject_server.api_key
+
+
+async def test_single_work_package_embeds_associations(
+    openproject_server: FakeOpenProject,
+) -> None:
+    _, wp = await call(openproject_server, "GET", f"{WPS}/3")
+    embedded = wp["_embedded"]
+    for name in ("type", "status", "priority", "project", "author", "assignee",
+                 "attachments", "relations", "customActions"):
+        assert name in embedded, name
+    assert embedded["type"]["_type"] == "Type"
+    assert embedded["project"]["identifier"] == "demo"
+    assert embedded["customActions"][0]["_links"]["executeImmediately"]["method"] == "post"
+    assert wp["_links"]["self"] == {"href": f"{WPS}/3", "title": wp["subject"]}
+    assert wp["_links"]["responsible"] == {"href": None}
+    assert wp["customField1"] == 3
+    assert wp["_links"]["customField2"]["href"].startswith("/api/v3/custom_options/")
+    assert wp["_links"]["customField3"] == {"href": "/api/v3/users/2", "title": "Mia Member"}
+
+
+async def test_workspaces_alias_and_candidates(openproject_server: FakeOpenProject) -> None:
+    server = openproject_server
+    _, via_ws = await call(server, "GET", "/api/v3/workspaces/2/work_packages?filters=[]")
+    _, via_project = await call(server, "GET", "/api/v3/projects/2/work_packages?filters=[]")
+    assert via_ws["total"] == via_project["total"] == 10
+    _, candidates = await call(server, "GET", f"{WPS}/21/available_relation_candidates")
+    ids = [c["id"] for c in candidates["_embedded"]["elements"]]
+    assert 21 not in ids
+    assert ids
+    _, projects = await call(server, "GET", f"{WPS}/available_projects", login="member")
+    assert [p["identifier"] for p in projects["_embedded"]["elements"]] == ["demo", "scrum"]

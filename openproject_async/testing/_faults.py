@@ -15,10 +15,27 @@ FAULT_KINDS = ("status", "throttle", "drop", "drop_after", "truncate", "hang")
 class Fault:
     """One fault rule. All given conditions must match a request for it to apply.
 
+    Kinds:
+
+    * ``status`` -- answer ``status`` without handling the request: a HAL
+      InternalServerError for 500 (and other codes), an nginx-like ``text/html`` page for
+      502/503/504.
+    * ``throttle`` -- 429 ``Throttled`` with ``RateLimit-Limit``, ``RateLimit-Remaining: 0``
+      and ``RateLimit-Reset`` (epoch seconds, about 1 s ahead), no ``Retry-After``.
+    * ``drop`` -- close the connection before handling (nothing changes server-side).
+    * ``drop_after`` -- handle the request fully (changes are committed), then close the
+      connection without answering: the lost response of a create.
+    * ``truncate`` -- handle, send the status and the full ``Content-Length`` but only half
+      of the body, then close.
+    * ``hang`` -- never answer (until the client gives up or the server closes).
+
+    ``status``/``throttle``/``drop``/``hang`` act in front of the workers (like a proxy),
+    ``drop_after``/``truncate`` occupy a worker like any handled request.
+
     ``rate``: probability per matching request (deterministic RNG, ``seed``);
     ``times``: apply to the next N matching requests, then stop. With neither, every
     matching request is faulted. ``path`` is a regex searched in the request path,
-    ``method`` is compared case-insensitively.
+    ``method`` is compared case-insensitively. ``injected`` counts this rule's faults.
     """
 
     kind: str

@@ -1,4 +1,40 @@
-"""The deterministic seed data set of the fake server (see ``seed``)."""
+"""The deterministic seed data set of the fake server (see ``seed``).
+
+Users (login, id): admin 1 "OpenProject Admin" (admin: every permission everywhere),
+member 2 "Mia Member", reader 3 "Rick Reader", dana 4 "Dana Developer", quinn 5 "Quinn Tester".
+Roles: 1 Project admin (all), 2 Developer (all but deleting work packages),
+3 Reader (view work packages and watchers only).
+
+Projects (id, identifier, types, members):
+
+* 1 ``demo`` "Demo project" -- all types; member/dana/quinn Developer, reader Reader
+* 2 ``scrum`` "Scrum project" -- Task, Feature, Bug; member Developer, dana Project admin
+* 3 ``secret`` "Secret project" -- Task, Milestone; dana Developer (invisible to member
+  and reader: 404)
+
+Statuses: 1 New (default), 2 In progress, 3 On hold, 4 Closed*, 5 Rejected* (* closed).
+Types: 1 Task (default), 2 Milestone (milestone), 3 Phase, 4 Feature, 5 Bug.
+Priorities: 1 Low, 2 Normal (default), 3 High, 4 Immediate.
+Categories: 1 Backend, 2 Frontend (demo), 3 Documentation (scrum).
+Versions: 1 "1.0" (demo, closed), 2 "2.0" (demo), 3 "Sprint 1" (scrum).
+
+Custom fields (schemas differ per ``{projectId}-{typeId}``):
+
+* ``customField1`` "Story points" -- integer, scalar; demo and scrum x Task, Feature, Bug
+* ``customField2`` "Customer" -- list, required, link-valued (``/api/v3/custom_options/1..3``:
+  ACME Corp, Globex, Initech); demo and scrum x Feature, Bug
+* ``customField3`` "Reviewer" -- user, link-valued; demo x Task, Phase, Feature, Bug and
+  scrum x Bug
+
+Custom actions: 1 "Reset" (status New, no assignee), 2 "Close" (status Closed).
+
+Work package ``i`` (1..seed_size): blocks of ten ids share a project, cycling
+demo, demo, scrum, secret (1-20 demo, 21-30 scrum, 31-40 secret, 41-60 demo, ...); type
+cycles through the project's types; status by ``i % 10`` in (New, In progress, New,
+On hold, New, Closed, Rejected, New, In progress, Closed), so 70 % are open; in every
+block the 2nd and 3rd are children of the 1st and the 4th is a child of the 3rd.
+API keys, API tokens and the OAuth app are derived from ``key_seed`` (fixed by default).
+"""
 
 from __future__ import annotations
 
