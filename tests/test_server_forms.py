@@ -402,16 +402,24 @@ async def test_form_payloads_round_trip_to_commit(openproject_server: FakeOpenPr
 async def test_multiple_errors_on_one_property_in_a_form(
     openproject_server: FakeOpenProject,
 ) -> None:
-    # work package 1 has children: its % Complete is derived, and 150 is out of range anyway
-    body = {"lockVersion": 0, "percentageDone": 150}
-    status, form = await call(openproject_server, "POST", f"{WPS}/1/form", body)
+    # Story points are validated for format and length independently (max. 3 characters)
+    body = {"lockVersion": 0, "customField1": "many"}
+    status, form = await call(openproject_server, "POST", f"{WPS}/3/form", body)
     assert status == 200
-    error = form["_embedded"]["validationErrors"]["percentageDone"]
+    error = form["_embedded"]["validationErrors"]["customField1"]
     assert error["errorIdentifier"] == ERR + "MultipleErrors"
+    assert error["message"] == "Multiple field constraints have been violated."
     inner = error["_embedded"]["errors"]
-    assert [e["errorIdentifier"] for e in inner] == [ERR + "PropertyConstraintViolation"] * 2
-    assert {e["_embedded"]["details"]["attribute"] for e in inner} == {"percentageDone"}
-    status, err = await call(openproject_server, "PATCH", f"{WPS}/1", body)
+    assert [e["message"] for e in inner] == [
+        "Story points is not a number.",
+        "Story points is too long (maximum is 3 characters).",
+    ]
+    assert {e["_embedded"]["details"]["attribute"] for e in inner} == {"customField1"}
+    assert form["_embedded"]["schema"]["customField1"]["maxLength"] == 3
+    status, err = await call(openproject_server, "PATCH", f"{WPS}/3", body)
     assert status == 422
     assert err["errorIdentifier"] == ERR + "MultipleErrors"
     assert len(err["_embedded"]["errors"]) == 2
+    status, wp = await call(openproject_server, "PATCH", f"{WPS}/3",
+                            {"lockVersion": 0, "customField1": "13", "percentageDone": 40})
+    assert (status, wp["customField1"], wp["percentageDone"]) == (200, 13, 40)

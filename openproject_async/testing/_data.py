@@ -170,6 +170,7 @@ class CustomField:
     is_required: bool
     enabled_for: set[tuple[int, int]]  # (project id, type id)
     option_ids: list[int] = field(default_factory=list)
+    max_length: int | None = None
 
     @property
     def key(self) -> str:

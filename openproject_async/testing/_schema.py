@@ -232,8 +232,14 @@ def wp_schema(
     )
     for cf in cfs:
         if cf.field_format == "int":
+            extra: dict[str, Any] = {} if cf.max_length is None else {"maxLength": cf.max_length}
             doc[cf.key] = _scalar(
-                "Integer", cf.name, required=cf.is_required, writable=editable, visibility="default"
+                "Integer",
+                cf.name,
+                required=cf.is_required,
+                writable=editable,
+                visibility="default",
+                **extra,
             )
         elif cf.field_format == "list":
             options = [store.custom_options[o] for o in cf.option_ids]

@@ -20,7 +20,8 @@ Versions: 1 "1.0" (demo, closed), 2 "2.0" (demo), 3 "Sprint 1" (scrum).
 
 Custom fields (schemas differ per ``{projectId}-{typeId}``):
 
-* ``customField1`` "Story points" -- integer, scalar; demo and scrum x Task, Feature, Bug
+* ``customField1`` "Story points" -- integer (at most 3 characters), scalar; demo and
+  scrum x Task, Feature, Bug
 * ``customField2`` "Customer" -- list, required, link-valued (``/api/v3/custom_options/1..3``:
   ACME Corp, Globex, Initech); demo and scrum x Feature, Bug
 * ``customField3`` "Reviewer" -- user, link-valued; demo x Task, Phase, Feature, Bug and
@@ -163,7 +164,12 @@ def seed(store: Store, seed_size: int, *, key_seed: int = 0) -> None:
     }
     store.custom_fields = {
         1: CustomField(
-            1, "Story points", "int", False, {(p, t) for p in (1, 2) for t in (1, 4, 5)}
+            1,
+            "Story points",
+            "int",
+            False,
+            {(p, t) for p in (1, 2) for t in (1, 4, 5)},
+            max_length=3,
         ),
         2: CustomField(
             2,

@@ -84,16 +84,9 @@ def validate(ctx: Ctx, draft: Draft) -> None:
             draft.error("parent", "Parent cannot be the work package itself or a descendant.")
     if wp.start_date and wp.due_date and wp.due_date < wp.start_date:
         draft.error("dueDate", "Finish date must be greater than or equal to the start date.")
-    if "percentageDone" not in draft.errors:
-        if wp.percentage_done is not None and not 0 <= wp.percentage_done <= 100:
-            draft.error("percentageDone", "% Complete must be between 0 and 100.")
-        original = draft.original
-        if (
-            original is not None
-            and store.children_of(original.id)
-            and original.percentage_done != wp.percentage_done
-        ):
-            draft.error("percentageDone", "% Complete cannot be set on parent work packages.")
+    done = wp.percentage_done
+    if "percentageDone" not in draft.errors and done is not None and not 0 <= done <= 100:
+        draft.error("percentageDone", "% Complete must be between 0 and 100.")
     for cf in store.custom_fields_for(proj.id if proj else None, wp.type_id or None):
         if (
             cf.is_required

@@ -251,13 +251,22 @@ def apply_body(ctx: Ctx, draft: Draft, body: JsonDict) -> None:
         value = body[cf.key]
         if value is None or value == "":
             wp.custom_values.pop(cf.id, None)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            wp.custom_values[cf.id] = value
+            continue
+        # like CustomValue validations: format and length are checked independently
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
         elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-            wp.custom_values[cf.id] = int(value)
+            number = int(value)
         else:
-            draft.overrides[cf.key] = value
             draft.error(cf.key, f"{cf.name} is not a number.")
+        text = str(value).strip()
+        if cf.max_length is not None and len(text) > cf.max_length:
+            draft.error(cf.key, f"{cf.name} is too long (maximum is {cf.max_length} characters).")
+        if cf.key in draft.errors:
+            draft.overrides[cf.key] = value
+        else:
+            wp.custom_values[cf.id] = number
 
 
 def _bool(value: Any) -> bool:
