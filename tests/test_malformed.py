@@ -352,7 +352,7 @@ async def _use_link(resource: Resource, rel: str, depth: int) -> None:
     resource.can(rel)
     target = resource.link(rel)
     one = target[0] if isinstance(target, list) and target else target
-    values = {name: 1 for name in getattr(one, "variables", [])}
+    values: dict[str, Any] = {name: 1 for name in getattr(one, "variables", [])}
     if isinstance(target, list) or not target.is_action:
         followed = await resource.follow(rel, **values)
     else:

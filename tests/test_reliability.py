@@ -70,7 +70,8 @@ class Reply:
 
     mode: ``ok`` answer; ``drop`` close the connection without answering (after reading
     the request); ``hang`` never answer (wait until the client goes away); ``truncate``
-    send the headers and half the announced body, then close.
+    send the headers and half the announced body, then close; ``garbage`` answer with
+    something that is not HTTP.
     """
 
     status: int = 200
@@ -132,6 +133,10 @@ class RawServer:
                 self.requests.append(req)
                 reply = await self.respond(req)
                 if reply.mode == "drop":
+                    return
+                if reply.mode == "garbage":  # not HTTP at all: aiohttp's ClientResponseError
+                    writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+                    await writer.drain()
                     return
                 if reply.mode == "hang":
                     with contextlib.suppress(ConnectionError):
@@ -408,7 +413,7 @@ async def test_hung_server_per_call_timeout_names_the_url_and_releases_the_conne
             assert server.open_connections == 0
             connector = op._http.connector if op._http else None
             assert connector is not None
-            assert len(connector._acquired) == 0  # type: ignore[attr-defined]
+            assert len(connector._acquired) == 0
     text = str(info.value)
     assert "/api/v3/things/1" in text
     assert "s3cr3t" not in text

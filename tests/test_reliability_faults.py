@@ -163,7 +163,7 @@ async def test_hanging_server_times_out_and_the_get_is_retried() -> None:
             doc = await op.request("GET", "/api/v3/work_packages/1", timeout=0.3)
             connector = op._http.connector if op._http else None
             assert connector is not None
-            assert len(connector._acquired) == 0  # type: ignore[attr-defined]
+            assert len(connector._acquired) == 0
     assert doc is not None
     assert doc["id"] == 1
     assert [r.fault for r in server.requests] == ["hang", None]
@@ -232,7 +232,7 @@ async def test_break_out_of_a_concurrent_iterator_cancels_its_requests() -> None
             connector = op._http.connector if op._http else None
             assert connector is not None
             await eventually(
-                lambda: len(connector._acquired) == 0,  # type: ignore[attr-defined]
+                lambda: len(connector._acquired) == 0,
                 "connections released",
             )
         requested = len(server.requests)

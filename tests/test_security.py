@@ -107,7 +107,7 @@ def doc(**extra: Any) -> Any:
     return lambda request, s: web.json_response({"_type": "Thing", **extra})
 
 
-def redirect(cls: type[web.HTTPException], to: Any) -> Any:
+def redirect(cls: type[web.HTTPMove], to: Any) -> Any:
     def route(request: web.Request, s: Site) -> web.Response:
         raise cls(location=to() if callable(to) else to)
 
@@ -429,6 +429,20 @@ async def test_aiohttp_errors_are_not_chained_into_library_errors() -> None:
                 await op.request("POST", "/api/v3/work_packages", json={})
     assert info.value.__cause__ is None
     assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_garbled_http_answers_do_not_carry_aiohttp_errors(method: str) -> None:
+    # aiohttp raises ClientResponseError for a garbled answer; its repr has the headers
+    async with RawServer(script(Reply(mode="garbage"), Reply(mode="garbage"))) as server:
+        async with OpenProject(server.url, api_key=API_KEY, retry=FAST) as op:
+            with pytest.raises(OpenProjectError) as info:
+                await op.request(method, "/api/v3/work_packages", json={})
+    assert info.value.__context__ is None
+    assert info.value.__cause__ is None
+    texts = list(_texts(info.value))
+    assert not any(API_KEY in t or "Authorization" in t for t in texts)
+    assert "ClientResponseError" in str(info.value)  # the kind is named, nothing more
 
 
 async def test_session_repr_is_safe_and_informative() -> None:
