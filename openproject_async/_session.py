@@ -115,7 +115,8 @@ class OpenProject:
     * ``max_concurrency``: requests in flight at once, for the whole session.
     * ``retry``: a :class:`RetryPolicy` (``None`` disables retries). Retried on their
       own: GET, HEAD, DELETE and POSTs to form endpoints; a request that never reached
-      the server (connection refused) whatever its method. Never retried unless the
+      the server (connection refused) whatever its method. A retried DELETE that gets
+      404 counts as done (an earlier try may have deleted the resource). Never retried unless the
       call says ``retry=True``: creates, comments, watchers, PATCH. (A repeated PATCH whose
       first try did land would fail with 409 UpdateConflict anyway: its ``lockVersion``
       is stale by then.) A request with side effects whose answer is lost raises
@@ -566,6 +567,16 @@ class OpenProject:
             ):
                 self.stats["reauthentications"] += 1
                 continue
+            if status == 404 and method == "DELETE" and attempt > 1:
+                # A retried DELETE: the earlier try may have deleted it already. Either
+                # way the resource is gone, which is what DELETE asks for.
+                log.info(
+                    "DELETE %s: 404 on retry %d, taken as already deleted",
+                    safe_url(final),
+                    attempt - 1,
+                    extra={"method": method, "url": safe_url(final), "status": status},
+                )
+                return None
             try:
                 return _sansio.decode(status, ctype, raw, url=safe_url(final))
             except (APIError, ProtocolError) as exc:

@@ -369,6 +369,23 @@ async def test_truncated_body_is_retried_for_get_and_outcome_unknown_for_create(
     assert len(server.requests) == 1
 
 
+async def test_retried_delete_that_finds_nothing_counts_as_done() -> None:
+    gone = Reply(status=404, body=hal(error_doc("NotFound")))
+    async with raw(Reply(mode="drop"), Reply(mode="drop"), gone) as server:
+        async with OpenProject(server.url, retry=RetryPolicy(attempts=5, backoff=0.001)) as op:
+            assert await op.request("DELETE", "/api/v3/work_packages/1") is None
+            assert op.stats["retries"] == 1
+    assert [r.method for r in server.requests] == ["DELETE"] * 3  # aiohttp re-sent one
+
+
+async def test_first_delete_that_finds_nothing_is_not_found() -> None:
+    async with raw(Reply(status=404, body=hal(error_doc("NotFound")))) as server:
+        async with OpenProject(server.url, retry=FAST) as op:
+            with pytest.raises(APIError) as info:
+                await op.request("DELETE", "/api/v3/work_packages/1")
+    assert info.value.status == 404
+
+
 async def test_connection_refused_is_connection_failed_before_send_and_retried() -> None:
     port = free_port()
     policy = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.002)
