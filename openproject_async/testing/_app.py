@@ -168,8 +168,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(text=exc.text, status=exc.status, content_type="text/plain")
     except web.HTTPNotFound:
         return _not_found(request)
-    except web.HTTPMethodNotAllowed:
-        return hal(error_body("NotFound", "The requested resource could not be found."), 405)
+    except web.HTTPMethodNotAllowed as exc:
+        # Grape answers a known path with the wrong method like this (not a HAL error)
+        return web.Response(
+            text="405 Not Allowed",
+            status=405,
+            content_type="text/plain",
+            headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
+        )
     except web.HTTPException:
         raise
     except Exception:
