@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -82,7 +83,7 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
         _close_connection(request)
         return web.Response(status=499)
     elif fault.kind == "hang":
-        await state.closing.wait()
+        await _hang(state, request)
         _close_connection(request)
         return web.Response(status=499)
     elif fault.kind == "drop_after":
@@ -94,6 +95,16 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
         return await _truncate(request, response, record)
     record.status = response.status
     return response
+
+
+async def _hang(state: ServerState, request: web.Request) -> None:
+    """Wait until the server closes or the client goes away."""
+    while not state.closing.is_set():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.closing.wait(), 0.1)
 
 
 async def _serve(state: ServerState, request: web.Request, handler: Handler) -> web.StreamResponse:
