@@ -681,7 +681,10 @@ def is_form_link(link: Link) -> bool:
     href = link.href
     if href is None or link.method != "POST":
         return False
-    return is_form_url(URL(href).path)
+    try:
+        return is_form_url(URL(href).path)
+    except ValueError:  # unusable href: the request itself reports InvalidHref
+        return False
 
 
 def _is_update_of(resource: Resource, link: Link) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ProtocolError
+from .errors import MissingTemplateValue, ProtocolError
 
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
 
@@ -33,7 +33,7 @@ def expand(text: str, values: Mapping[str, Any], *, encode: bool = True) -> str:
     def fill(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         if name not in values:
-            raise TypeError(
+            raise MissingTemplateValue(
                 f"template {text!r} needs {name!r}; pass it as a keyword argument "
                 f"(variables: {', '.join(template_variables(text))})"
             )

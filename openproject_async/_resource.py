@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _body
 from ._links import Link, parse_links
-from .errors import ActionUnavailable, NotAnAPIResource, NotVisible, ProtocolError
+from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:
     from ._forms import Form, MergeCallback, Schema
@@ -206,7 +206,10 @@ class Resource:
         """
         link = self.link(rel)
         if isinstance(link, list):
-            raise TypeError(f"{rel!r} is a link array; pick one of its links to use")
+            raise LinkError(
+                f"{rel!r} is a link array of {len(link)}, not one action; "
+                "use one of its links (resource.links[rel][i])"
+            )
         if link.href is None:
             raise ActionUnavailable(
                 rel, resource=self._label(), actions=self.actions(), relations=self.relations()

@@ -10,6 +10,7 @@
     ├── SessionClosed                 the OpenProject session was used after close
     ├── LinkError                     a link cannot be used as asked
     │   ├── ActionUnavailable         no such link now (also KeyError, AttributeError)
+    │   ├── MissingTemplateValue      a template variable was not given (also TypeError)
     │   ├── NotVisible                the href is the "undisclosed" URN
     │   ├── NotAnAPIResource          the link targets e.g. text/html
     │   ├── CrossOriginRefused        a write to another origin, refused by policy
@@ -73,6 +74,7 @@ __all__ = [
     "LinkError",
     "MissingEnterpriseToken",
     "MissingPermission",
+    "MissingTemplateValue",
     "MultipleErrors",
     "NotAnAPIResource",
     "NotFound",
@@ -270,6 +272,10 @@ class ActionUnavailable(LinkError, KeyError, AttributeError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.message
+
+
+class MissingTemplateValue(LinkError, TypeError):
+    """A templated link needs a value (``{user_id}``, ``%7Boffset%7D``) that was not given."""
 
 
 class NotVisible(LinkError):

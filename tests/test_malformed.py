@@ -414,18 +414,17 @@ def test_error_documents_always_build_an_api_error(doc: Any, status: int | None)
 # -- through the whole stack ---------------------------------------------------------------
 
 
-# Known bugs outside this suite's files, kept as examples that must fail until fixed
-# (Hypothesis reports an xfail example that passes, so fixing one flags it here):
-KNOWN_BAD_ACTION_HREF = {  # _forms.is_form_link: URL("http://[") raises ValueError
+# Documents that once escaped as plain ValueError/TypeError; kept as explicit examples.
+KNOWN_BAD_ACTION_HREF = {  # an unparsable action href
     "_type": "Thing",
     "_links": {"act": {"href": "http://[", "method": "post"}},
 }
-KNOWN_COMMIT_ARRAY = {  # Form.commit() on a commit link array: TypeError from Resource.action
+KNOWN_COMMIT_ARRAY = {  # Form.commit() on a commit link array
     "_type": "Form",
     "_embedded": {"payload": {}},
     "_links": {"commit": [{"href": "/api/v3/things", "method": "post"}]},
 }
-KNOWN_COMMIT_TEMPLATE = {  # Form.commit() on a templated commit href: TypeError from expand
+KNOWN_COMMIT_TEMPLATE = {  # Form.commit() on a templated commit href
     "_type": "Form",
     "_embedded": {"payload": {}},
     "_links": {"commit": {"href": "/api/v3/things/{A}", "method": "post"}},
@@ -434,7 +433,7 @@ KNOWN_COMMIT_TEMPLATE = {  # Form.commit() on a templated commit href: TypeError
 
 @SETTINGS
 @given(doc=documents)
-@example(doc=KNOWN_BAD_ACTION_HREF).xfail(raises=ValueError, reason="is_form_link: bad href")
+@example(doc=KNOWN_BAD_ACTION_HREF)
 def test_any_document_only_typed_errors(answers: Answers, doc: Any) -> None:
     answers.set(doc)
 
@@ -502,8 +501,8 @@ def test_any_collection_pages_end_with_only_typed_errors(
 
 @SETTINGS
 @given(doc=forms())
-@example(doc=KNOWN_COMMIT_ARRAY).xfail(raises=TypeError, reason="commit link array")
-@example(doc=KNOWN_COMMIT_TEMPLATE).xfail(raises=TypeError, reason="templated commit")
+@example(doc=KNOWN_COMMIT_ARRAY)
+@example(doc=KNOWN_COMMIT_TEMPLATE)
 def test_any_form_only_typed_errors(answers: Answers, doc: Any) -> None:
     answers.set(doc)
 
