@@ -1,0 +1,325 @@
+"""The ``openproject-async`` command (also ``python -m openproject_async``).
+
+Subcommands: ``demo`` (the API v3 usage guide end to end, every step checked), ``serve``
+(the fake server), ``export`` (a collection to JSON Lines or CSV), ``get`` (one resource,
+readably) and ``follow`` (walk links, a terminal HAL browser).
+
+Configuration: ``--url`` / ``--api-key`` / ``--token``, or ``OPENPROJECT_URL`` /
+``OPENPROJECT_API_KEY`` / ``OPENPROJECT_TOKEN``. Errors print one line on stderr
+(``error: Type (HTTP status, identifier): message``) and exit non-zero; ``--debug`` adds
+the traceback and logs every HTTP exchange. Exit codes: 0 success, 1 failure, 2 usage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ._cli._common import (
+    ENV_API_KEY,
+    ENV_TOKEN,
+    ENV_URL,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    Config,
+    error_line,
+    normalize_href,
+    parse_params,
+    write_line,
+)
+from ._cli._filters import FILTER_SYNTAX, parse_filters, parse_select, parse_sort
+
+PROG = "openproject-async"
+
+_EPILOG = f"""\
+configuration: --url/--api-key/--token or the environment variables {ENV_URL},
+{ENV_API_KEY} (Basic auth, user "apikey") and {ENV_TOKEN} (Bearer). Prefer the
+environment for secrets: command lines are visible to other users of the machine.
+exit codes: 0 success, 1 failure (API error, demo step), 2 usage, 130 interrupted."""
+
+_EXPORT_EPILOG = f"""\
+filters (--filter, repeatable, ANDed): {FILTER_SYNTAX}.
+Dates in >= / <= become OpenProject's "<>d" (between) operator with an open end.
+Work packages: without --filter the export sends filters=[] so that closed work packages
+are included (the server's default filter shows open ones only); --filter status=o
+gives the server's default back.
+--columns (CSV): properties (subject), links, printed as their title (status, assignee),
+and schema fields by key or human name (customField1, "Story points").
+--select id,subject asks the server for fewer properties (sent as *,elements/id,...).
+Each record is written whole and flushed: an interrupted export leaves a valid file."""
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("server")
+    group.add_argument("--url", default=default, help=f"server URL (default: ${ENV_URL})")
+    group.add_argument(
+        "--api-key", default=default, help=f"API key (default: ${ENV_API_KEY})", metavar="KEY"
+    )
+    group.add_argument("--token", default=default, help=f"Bearer token (default: ${ENV_TOKEN})")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="tracebacks for errors, and log every HTTP exchange on stderr",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="asyncio client for the OpenProject API v3: demo, fake server, export, "
+        "and a terminal HAL browser.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=epilog or _EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common_options(p, suppress=True)
+        return p
+
+    demo = add(
+        "demo",
+        "walk the API v3 usage guide end to end and check every step: against a built-in "
+        "fake server, or against --url (creates one work package and deletes it again)",
+    )
+    demo.add_argument(
+        "--local",
+        action="store_true",
+        help=f"use the built-in server even when {ENV_URL} is set",
+    )
+    demo.add_argument("--project", help="project (id, identifier or name) for the new work package")
+    demo.add_argument("-v", "--verbose", action="store_true", help="also print the documents")
+
+    serve = add("serve", "serve the in-memory fake OpenProject until interrupted (Ctrl+C)")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    serve.add_argument("--seed-size", type=int, default=1000, help="work packages to seed")
+    serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    serve.add_argument("--max-page-size", type=int, default=1000, help="largest page size")
+    serve.add_argument(
+        "--ready-line", action="store_true", help="print only 'READY <url> <api_key>'"
+    )
+
+    export = add(
+        "export",
+        "export every element of a collection (default: all work packages) as JSON Lines or CSV",
+        _EXPORT_EPILOG,
+    )
+    export.add_argument(
+        "href", nargs="?", help="collection href (default /api/v3/work_packages)", metavar="HREF"
+    )
+    export.add_argument("--project", help="the work packages of one project (id or identifier)")
+    export.add_argument("--filter", action="append", metavar="FILTER", help="see below; repeatable")
+    export.add_argument("--sort", help="e.g. updatedAt:desc,id or -updatedAt or raw JSON")
+    export.add_argument("--select", help="properties to ask for, e.g. id,subject,status")
+    export.add_argument("--format", choices=("jsonl", "csv"), help="default: by -o's extension")
+    export.add_argument(
+        "--columns", help='CSV columns, comma separated (e.g. id,subject,"Story points")'
+    )
+    export.add_argument("-o", "--output", help="file to write (default: stdout)", metavar="FILE")
+    export.add_argument("--concurrency", type=int, default=4, help="pages in flight (default 4)")
+    export.add_argument(
+        "--page-size", type=int, default=1000, help="elements per page (default 1000)"
+    )
+    progress = export.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show progress on stderr (default: when stderr is a terminal)",
+    )
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+
+    get = add("get", "print a resource: properties, actions, relations, embedded resources")
+    get.add_argument(
+        "href", metavar="HREF", help="href, URL, or a path below /api/v3 (work_packages/1)"
+    )
+    get.add_argument("--json", action="store_true", help="the raw document")
+    get.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="query parameter")
+
+    follow = add(
+        "follow",
+        "walk links from a resource and print where you arrive "
+        "(follow /api/v3 workPackages: the first page of work packages)",
+    )
+    follow.add_argument("href", metavar="HREF")
+    follow.add_argument(
+        "rels",
+        nargs="+",
+        metavar="REL",
+        help="link names; REL[i] picks from a list or embedded list",
+    )
+    follow.add_argument("--json", action="store_true", help="the raw document")
+    follow.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="template variables, and query parameters of the last request",
+    )
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config.from_args(
+        getattr(args, "url", None), getattr(args, "api_key", None), getattr(args, "token", None)
+    )
+
+
+async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cli._demo import run_demo
+
+    return await run_demo(
+        _config(args), out, err, local=args.local, verbose=args.verbose, project=args.project
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .testing import serve
+
+    serve(
+        port=args.port,
+        seed_size=args.seed_size,
+        ready_line=args.ready_line,
+        latency=args.latency,
+        max_page_size=args.max_page_size,
+    )
+    return 0
+
+
+async def _export(args: argparse.Namespace, err: TextIO) -> int:
+    from ._cli._export import ExportOptions, run_export
+
+    options = ExportOptions(
+        href=normalize_href(args.href) if args.href else None,
+        project=args.project,
+        filters=parse_filters(args.filter),
+        sort=parse_sort(args.sort),
+        select=parse_select(args.select),
+        format=args.format,
+        columns=[c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None,
+        output=args.output,
+        concurrency=args.concurrency,
+        page_size=args.page_size,
+        progress=args.progress,
+    )
+    async with _config(args).session(max_concurrency=max(args.concurrency, 1) + 2) as op:
+        await run_export(op, options, err)
+    return 0
+
+
+async def _browse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cli import _browse as browse
+
+    params = parse_params(args.param)
+    href = normalize_href(args.href)
+    async with _config(args).session() as op:
+        if args.command == "get":
+            resource = await browse.get(op, href, params)
+            if args.json:
+                browse.render_json(resource, out)
+            else:
+                browse.render(resource, out)
+            return 0
+        start = await browse.get(op, href, {})
+        trail = None if args.json else out
+        arrived = await browse.follow(op, start, args.rels, params, trail)
+        if args.json:
+            browse.render_json(arrived, out)
+        elif arrived is None:
+            write_line(out, "(no resource: the link's href is null)")
+        elif isinstance(arrived, list):
+            browse.render_links(arrived, out)
+        else:
+            browse.render(arrived, out)
+        return 0
+
+
+async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "demo":
+        return await _demo(args, out, err)
+    if args.command == "export":
+        return await _export(args, err)
+    return await _browse(args, out, err)
+
+
+class _Logging:
+    """``--debug``: the library's log on stderr; otherwise nothing (no stray warnings)."""
+
+    def __init__(self, debug: bool, stream: TextIO) -> None:
+        self.logger = logging.getLogger("openproject_async")
+        self.handler: logging.Handler = (
+            logging.StreamHandler(stream) if debug else logging.NullHandler()
+        )
+        if debug:
+            self.handler.setFormatter(logging.Formatter("debug: %(message)s"))
+        self.debug = debug
+        self.level = self.logger.level
+
+    def __enter__(self) -> None:
+        self.logger.addHandler(self.handler)
+        if self.debug:
+            self.logger.setLevel(logging.DEBUG)
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors (argparse printed them)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    debug = bool(getattr(args, "debug", False))
+
+    def show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+        write_line(err, f"warning: {message}")
+
+    with warnings.catch_warnings(), _Logging(debug, err):
+        warnings.showwarning = show_warning
+        try:
+            if args.command == "serve":
+                return _serve(args)
+            return asyncio.run(_dispatch(args, out, err))
+        except KeyboardInterrupt:
+            write_line(err, "interrupted")
+            return EXIT_INTERRUPTED
+        except CliError as exc:
+            if debug:
+                traceback.print_exc(file=err)
+            write_line(err, error_line(exc))
+            return exc.code
+        except Exception as exc:
+            if debug:
+                traceback.print_exc(file=err)
+            write_line(err, error_line(exc))
+            return EXIT_FAILURE
+
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]
