@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -39,6 +40,7 @@ from ._cli._common import (
 from ._cli._filters import FILTER_SYNTAX, parse_filters, parse_select, parse_sort
 
 PROG = "openproject-async"
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
 
 _EPILOG = f"""\
 configuration: --url/--api-key/--token or the environment variables {ENV_URL},
@@ -265,6 +267,15 @@ async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return await _browse(args, out, err)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests capture stdout): nothing left to flush
+
+
 class _Logging:
     """``--debug``: the library's log on stderr; otherwise nothing (no stray warnings)."""
 
@@ -310,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             write_line(err, "interrupted")
             return EXIT_INTERRUPTED
+        except BrokenPipeError:  # stdout closed early (| head): stop quietly
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
         except CliError as exc:
             if debug:
                 traceback.print_exc(file=err)

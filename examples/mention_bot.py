@@ -1,0 +1,205 @@
+"""A bot that answers comments mentioning it.
+
+Every ``--interval`` seconds it asks for the work packages updated since its last look
+(an ``updatedAt`` filter: ``<>d`` with an open end, sorted by ``updatedAt``), reads their
+comments, and answers each comment that mentions the bot's user (an OpenProject
+``<mention data-type="user" data-id="...">`` tag, or ``@login``) and that it has not
+answered yet. Its answers carry ``(reply to activity N)``, so a restarted bot does not
+answer the same comment twice.
+
+Ctrl+C (SIGINT) or SIGTERM stops it cleanly: the work package in hand is finished, then
+the session closes.
+
+    OPENPROJECT_URL=http://127.0.0.1:8080 OPENPROJECT_API_KEY=... \\
+        python examples/mention_bot.py --interval 30
+
+Try it with ``openproject-async serve`` and the API key of another user than the one who
+writes the comment (``serve`` prints the keys of admin, member, reader...).
+Against the built-in server, note that adding a comment there does not change the work
+package's ``updatedAt`` (a real server does), so the poll only sees comments on work
+packages that changed otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from openproject_async import Collection, OpenProject, OpenProjectError, Resource
+
+REPLY_MARK = re.compile(r"\(reply to activity (\d+)\)")
+
+
+def instant(text: str) -> dt.datetime:
+    """An ISO 8601 instant (``Z`` or an offset; naive means UTC)."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def comment_text(activity: Resource) -> str:
+    comment = activity.get("comment")
+    return str(comment.get("raw") or "") if isinstance(comment, dict) else ""
+
+
+def author_href(activity: Resource) -> str | None:
+    link = activity.links.get("user")
+    return getattr(link, "href", None)
+
+
+class MentionBot:
+    """Finds new comments that mention ``me`` and answers them."""
+
+    def __init__(
+        self, op: OpenProject, me: Resource, since: dt.datetime, stop: asyncio.Event
+    ) -> None:
+        self.op = op
+        self.me = me
+        self.since = since.replace(microsecond=0)  # the filter takes whole seconds
+        self.stop = stop
+        self.seen: dict[Any, Any] = {}  # work package id -> updatedAt already read
+        login = re.escape(str(me.get("login") or ""))
+        tag = rf'<mention[^>]*data-type="user"[^>]*data-id="{me.get("id")}"'
+        tag_reversed = rf'<mention[^>]*data-id="{me.get("id")}"[^>]*data-type="user"'
+        patterns = [tag, tag_reversed] + ([rf"(?<![\w@])@{login}\b"] if login else [])
+        self.mention = re.compile("|".join(patterns), re.IGNORECASE)
+
+    def mentions_me(self, activity: Resource) -> bool:
+        return author_href(activity) != self.me.href and bool(
+            self.mention.search(comment_text(activity))
+        )
+
+    async def poll(self) -> int:
+        """One look at what changed; the number of answers written."""
+        filters = [{"updatedAt": {"operator": "<>d", "values": [iso(self.since), ""]}}]
+        page = await self.op.get(
+            "/api/v3/work_packages",
+            filters=filters,
+            sortBy=[["updatedAt", "asc"]],
+            pageSize=100,
+        )
+        answered = 0
+        newest = self.since
+        async for wp in page:
+            updated = wp.get("updatedAt")
+            if self.seen.get(wp.get("id")) == updated:
+                continue  # read at this version already (the filter includes its bound)
+            answered += await self.answer_mentions(wp)
+            self.seen[wp.get("id")] = updated
+            if isinstance(updated, str):
+                newest = max(newest, instant(updated).replace(microsecond=0))
+            if self.stop.is_set():
+                break  # finish the work package in hand, then stop
+        self.since = newest
+        return answered
+
+    async def answer_mentions(self, wp: Resource) -> int:
+        activities = await wp.follow("activities")
+        elements = activities.elements if isinstance(activities, Collection) else []
+        comments = [a for a in elements if comment_text(a)]
+        done = {
+            int(m)
+            for a in comments
+            if author_href(a) == self.me.href
+            for m in REPLY_MARK.findall(comment_text(a))
+        }
+        count = 0
+        for activity in comments:
+            if not self.mentions_me(activity) or activity.get("id") in done:
+                continue
+            created = activity.get("createdAt")
+            if isinstance(created, str) and instant(created) < self.since:
+                continue  # older than the bot's window: not ours to answer
+            who = getattr(activity.links.get("user"), "title", None) or "there"
+            await wp.addComment(
+                comment=f"Hi {who}, I saw your mention and will look into it. "
+                f"(reply to activity {activity.get('id')})"
+            )
+            print(f"answered activity {activity.get('id')} on #{wp.get('id')}", flush=True)
+            count += 1
+        return count
+
+
+async def run(
+    op: OpenProject,
+    *,
+    interval: float,
+    max_iterations: int | None,
+    since: str | None,
+    stop: asyncio.Event,
+) -> int:
+    root = await op.root()
+    me = await root.follow("user")
+    start = instant(since) if since else dt.datetime.now(dt.UTC)
+    bot = MentionBot(op, me, start, stop)
+    print(f"watching for mentions of {me.get('name')} since {iso(bot.since)}", flush=True)
+    total = 0
+    iterations = 0
+    while not stop.is_set():
+        try:
+            total += await bot.poll()
+        except OpenProjectError as exc:  # keep running through a bad moment of the server
+            print(f"poll failed: {exc}", file=sys.stderr, flush=True)
+        iterations += 1
+        if max_iterations is not None and iterations >= max_iterations:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+    print(f"stopped after {iterations} polls, {total} answers", flush=True)
+    return total
+
+
+def session(url: str | None, api_key: str | None, token: str | None) -> OpenProject:
+    url = url or os.environ.get("OPENPROJECT_URL")
+    if not url:
+        raise SystemExit("give --url or set OPENPROJECT_URL")
+    token = token or (None if api_key else os.environ.get("OPENPROJECT_TOKEN"))
+    api_key = api_key or (None if token else os.environ.get("OPENPROJECT_API_KEY"))
+    return OpenProject(url, api_key=api_key, token=token)
+
+
+async def amain(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)  # graceful: no KeyboardInterrupt mid-request
+    async with session(args.url, args.api_key, args.token) as op:
+        await run(
+            op,
+            interval=args.interval,
+            max_iterations=args.max_iterations,
+            since=args.since,
+            stop=stop,
+        )
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Answer comments that mention this user.")
+    parser.add_argument("--url", help="server URL (default: $OPENPROJECT_URL)")
+    parser.add_argument("--api-key", help="API key (default: $OPENPROJECT_API_KEY)")
+    parser.add_argument("--token", help="Bearer token (default: $OPENPROJECT_TOKEN)")
+    parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    parser.add_argument("--since", help="ISO 8601 instant to start from (default: now)")
+    parser.add_argument("--max-iterations", type=int, help="stop after N polls (default: never)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(amain(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
