@@ -1,34 +1,82 @@
 """``Collection``: one page of a HAL collection, and every page after it as an async iterator.
 
-Sequential iteration follows ``nextByOffset`` (or ``nextByCursor``) and never asks for a
-page twice or past the end. Concurrent iteration reads ``total`` and ``pageSize`` from
-the first page *as the server answered them* (it caps page sizes), builds the other
-page URLs from the templated ``jumpTo`` link and keeps ``concurrency`` of them in flight,
-yielding in page order.
+Reading
+-------
+``async for x in collection`` (or ``iterate()``) follows ``nextByOffset`` (or
+``nextByCursor``) page after page and stops when a page has no such link. It never asks
+for a page twice nor past the end, and holds one page at a time: memory does not grow
+with the size of the collection.
 
-When the collection changes while it is read (offset pagination), elements shift between
-pages: an element may be missed when others before it are deleted. The iterators never
-yield the same element twice for shifts of up to one page (ids of the previous page are
-remembered), and they end cleanly when pages come back shorter or empty, or follow
-``nextByOffset`` when the last planned page says there is more.
+``iterate(concurrency=n)`` / ``pages(concurrency=n)`` read ``total`` and ``pageSize`` from
+this page *as the server answered them* (it caps page sizes at its maximum), build the
+URLs of the following pages from the templated ``jumpTo`` link and keep up to ``n`` page
+requests in flight, yielding in page order. Pages fetched but not yet consumed count
+against ``n``: a slow consumer slows the reading down instead of piling pages up. The
+session's ``max_concurrency`` still caps the requests of the whole session. Without a
+usable ``jumpTo`` (cursor collections, ``select=`` without it) reading is sequential.
+
+Leaving the loop early (``break``) cancels the page requests in flight when the iterator
+is closed: at once with ``async with contextlib.aclosing(wps.iterate(...)) as it``,
+otherwise when Python finalizes it (right after the loop in CPython).
+
+Collections that change while they are read
+-------------------------------------------
+Offset pagination is positional. When work packages are created or deleted during a read:
+
+* the iteration always ends, without error: it stops at the first empty page, and with
+  ``concurrency`` it follows the ``total`` of each page it receives (more pages when the
+  collection grew, none past a shrunken end beyond the ones already in flight);
+* an element deleted before the read position shifts the later ones back: as many
+  elements as were deleted move onto pages already read and are **not** yielded;
+* an element inserted before the read position shifts the later ones forward: the
+  elements pushed over a page boundary would come a second time; ``iterate()`` drops an
+  element whose ``_type`` and ``id`` (or self href) it yielded on the previous page, so
+  nothing is yielded twice as long as fewer than a page of elements were inserted
+  between two page reads (``pages()`` gives the pages exactly as the server sent them);
+* elements created after the read position (e.g. new work packages when sorted by id
+  ascending, the default) are read; ones deleted before being reached are not.
+
+For a complete, stable snapshot sort by ``id`` ascending and filter the ids/dates so that
+the set cannot change (``updatedAt`` before the start of the read, for instance).
+
+``select=``
+-----------
+With ``select=`` the server renders only what is selected, the collection's own links
+and ``total`` included. To read more than one page keep ``total,pageSize,offset`` and the
+``self,jumpTo,nextByOffset`` links in the selection, e.g.
+``select="total,count,pageSize,offset,self,jumpTo,nextByOffset,elements/id,elements/subject"``.
+A first page that was trimmed that way and says there is more raises :class:`LinkError`
+instead of silently ending after one page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._links import Link
 from ._resource import Resource
-from .errors import ProtocolError
+from .errors import LinkError, ProtocolError
+
+if TYPE_CHECKING:
+    from ._session import OpenProject
 
 
 @dataclass(frozen=True)
 class Progress:
-    """What a ``progress=`` callback receives after each page."""
+    """What a ``progress=`` callback receives after each page.
+
+    ``pages_done`` / ``elements_done`` count what this iterator delivered so far (for
+    ``iterate()``: elements yielded, after the last one of the page was consumed; for
+    ``pages()``: pages handed out and the elements on them). ``pages_total`` is the number
+    of pages the iteration expects from the latest ``total`` (None when unknown: cursor
+    collections, ``select=`` without ``total``); ``total`` is the latest page's ``total``.
+    Both may change during a read when the collection changes.
+    """
 
     pages_done: int
     pages_total: int | None
@@ -36,22 +84,70 @@ class Progress:
     total: int | None
 
 
-ProgressCallback = Callable[[Progress], None]
+ProgressCallback = Callable[[Progress], object]
+
+_NEXT_RELS = ("nextByOffset", "nextByCursor", "next")
 
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _check_options(concurrency: Any, progress: Any) -> None:
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            "progress must be a callable taking a Progress (or None), "
+            f"got {type(progress).__name__}"
+        )
+
+
+def _pages_for(total: int, size: int) -> int:
+    """Pages that hold ``total`` elements at ``size`` per page (a count-only page is 1)."""
+    return max(math.ceil(total / size), 1)
+
+
+class _Tracker:
+    """Counts what an iterator delivered and reports it to the ``progress`` callback."""
+
+    __slots__ = ("callback", "elements", "first", "last", "pages", "total")
+
+    def __init__(self, first: Collection, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.pages = 0
+        self.elements = 0
+        self.first = first.offset if first.offset is not None else 1
+        self.total: int | None = None
+        self.last: int | None = None
+
+    def report(self, total: int | None, size: int | None, elements: int) -> None:
+        self.pages += 1
+        self.elements += elements
+        if self.callback is None:
+            return
+        if total is not None:
+            self.total = total
+            if size:
+                self.last = _pages_for(total, size)
+        expected = None
+        if self.last is not None:
+            expected = max(self.last - self.first + 1, self.pages)
+        self.callback(Progress(self.pages, expected, self.elements, self.total))
+
+
 class Collection(Resource):
     """A page of a collection: ``total``, ``count``, ``page_size``, ``offset``, ``elements``.
 
-    ``async for x in collection`` walks every element of every page from this one on.
+    ``async for x in collection`` walks every element of every page from this one on;
+    ``iterate(concurrency=n)``, ``pages(concurrency=n)`` and ``to_list(concurrency=n)``
+    read ``n`` pages at once (see the module documentation for the details, what happens
+    when the collection changes during a read, and ``select=``).
     """
 
     __slots__ = ("_elements",)
 
-    def __init__(self, op: Any, data: dict[str, Any]) -> None:
+    def __init__(self, op: OpenProject, data: dict[str, Any]) -> None:
         super().__init__(op, data)
         raw = self.embedded.get("elements")
         if not isinstance(raw, list):
@@ -62,45 +158,53 @@ class Collection(Resource):
 
     @property
     def total(self) -> int | None:
+        """All elements matching the query (every page), as this page says."""
         return _int(self._data.get("total"))
 
     @property
     def count(self) -> int:
+        """Elements on this page (the server's ``count``; the elements present without it)."""
         value = _int(self._data.get("count"))
-        return value if value is not None else len(self.embedded["elements"])
+        return value if value is not None else len(self._raw_elements())
 
     @property
     def page_size(self) -> int | None:
+        """The page size the server used (it caps what was asked at its maximum)."""
         return _int(self._data.get("pageSize"))
 
     @property
     def offset(self) -> int | None:
+        """This page's number, 1-based (OpenProject's ``offset`` is a page number)."""
         return _int(self._data.get("offset"))
 
     @property
     def elements(self) -> list[Resource]:
         """This page's elements, wrapped on first access (no copy of the documents)."""
         if self._elements is None:
-            wrap = self._op.wrap
-            raw = self.embedded["elements"]
+            from ._wrap import wrap
+
+            op = self._op
+            raw = self._raw_elements()
             try:
-                self._elements = [wrap(d) for d in raw]
+                self._elements = [wrap(op, d) for d in raw]
             except ProtocolError:
                 bad = next(i for i, d in enumerate(raw) if not isinstance(d, dict))
-                raise ProtocolError(
-                    f"collection element {bad} is {type(raw[bad]).__name__}, "
-                    "expected a HAL object"
-                ) from None
+                raise _bad_element(bad, raw[bad]) from None
         return self._elements
 
     def __len__(self) -> int:
         # the elements actually on this page: the server's ``count`` may say anything
         # (len() must be >= 0, and list() preallocates from it)
-        return len(self.embedded["elements"])
+        return len(self._raw_elements())
+
+    def _raw_elements(self) -> list[Any]:
+        elements: list[Any] = self._data["_embedded"]["elements"]
+        return elements
 
     def _next_link(self) -> Link | None:
-        for rel in ("nextByOffset", "nextByCursor", "next"):
-            link = self.links.get(rel)
+        links = self.links
+        for rel in _NEXT_RELS:
+            link = links.get(rel)
             if isinstance(link, Link) and link.href:
                 return link
         return None
@@ -110,118 +214,223 @@ class Collection(Resource):
     def __aiter__(self) -> AsyncIterator[Resource]:
         return self.iterate()
 
-    async def iterate(
+    def iterate(
         self, *, concurrency: int = 1, progress: ProgressCallback | None = None
     ) -> AsyncIterator[Resource]:
-        """Every element from this page on, page after page (``concurrency`` pages in flight)."""
-        previous: set[Any] = set()
-        async for page in self.pages(concurrency=concurrency, progress=progress):
-            current: set[Any] = set()
-            for element in page.elements:
-                key = element._data.get("id")
-                if key is None:  # (not .get("id", element.href): that parses every link)
-                    key = element.href
-                if isinstance(key, int | str):  # odd ids (lists, objects): no dedupe
-                    if key in previous or key in current:
-                        continue
-                    current.add(key)
-                yield element
-            previous = current
+        """Every element from this page on, in order, page after page.
+
+        ``concurrency``: pages in flight at once (1 = follow ``nextByOffset``). An element
+        already yielded from the previous page is not yielded again (see the module
+        documentation). ``progress`` is called after the last element of each page.
+        """
+        _check_options(concurrency, progress)
+        return self._iterate(concurrency, progress)
+
+    def pages(
+        self, *, concurrency: int = 1, progress: ProgressCallback | None = None
+    ) -> AsyncIterator[Collection]:
+        """This page and every following one, in order, as Collections.
+
+        This page comes first even when it is not page 1; the pages after it follow.
+        ``progress`` is called as each page is handed out.
+        """
+        _check_options(concurrency, progress)
+        return self._pages(concurrency, progress)
 
     async def to_list(
         self, *, concurrency: int = 1, progress: ProgressCallback | None = None
     ) -> list[Resource]:
-        """All elements of all pages in a list."""
+        """All elements of all pages from this one on, in a list (see :meth:`iterate`)."""
         return [e async for e in self.iterate(concurrency=concurrency, progress=progress)]
 
-    async def pages(
-        self, *, concurrency: int = 1, progress: ProgressCallback | None = None
-    ) -> AsyncIterator[Collection]:
-        """This page and every following one, in order, as Collections."""
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        plan = self._page_plan() if concurrency > 1 else None
-        done = 0
-        elements = 0
-        pages_total = plan[1] if plan else self._pages_total()
-
-        def report(page: Collection) -> None:
-            nonlocal done, elements
-            done += 1
-            elements += page.count
-            if progress is not None:
-                progress(Progress(done, pages_total, elements, page.total))
-
-        page: Collection = self
-        report(page)
-        yield page
-        if plan is not None:
-            jump, last = plan
-            start = (self.offset or 1) + 1
-            async for fetched in self._fetch_window(jump, range(start, last + 1), concurrency):
-                page = fetched
-                report(page)
-                yield page
-                if page.count == 0:
-                    return  # the collection shrank: the pages after this one are empty too
-        visited = {page.href, self.href}
-        while (link := page._next_link()) is not None:
-            if link.href in visited:
-                raise ProtocolError(f"{link.rel} {link.href!r} leads back to a page already read")
-            visited.add(link.href)
-            nxt = await self._op.get(link.href or "")
-            if not isinstance(nxt, Collection):
-                raise ProtocolError(f"{link.rel} did not lead to a collection page")
-            page = nxt
-            report(page)
-            yield page
-            if page.count == 0:
-                return
-
-    def _pages_total(self) -> int | None:
-        total, size = self.total, self.page_size
-        if total is None or not size:
-            return None
-        return max(math.ceil(total / size), 1)
-
-    def _page_plan(self) -> tuple[Link, int] | None:
-        """(jumpTo link, last page number) when concurrent paging is possible."""
-        jump = self.links.get("jumpTo")
-        last = self._pages_total()
-        if not isinstance(jump, Link) or not jump.href or last is None:
-            return None
-        if jump.variables != ["offset"]:  # OpenProject's jumpTo has just %7Boffset%7D
-            return None
-        return jump, last
-
-    async def _fetch_window(
-        self, jump: Link, numbers: range, concurrency: int
-    ) -> AsyncIterator[Collection]:
-        """Fetch pages ``numbers`` with up to ``concurrency`` requests, yield them in order."""
-
-        async def fetch(n: int) -> Collection:
-            page = await self._op.get(jump.expand(offset=n))
-            if not isinstance(page, Collection):
-                raise ProtocolError(f"jumpTo offset={n} did not lead to a collection page")
-            return page
-
-        pending: list[asyncio.Task[Collection]] = []
-        todo = iter(numbers)
+    async def _pages(
+        self, concurrency: int, progress: ProgressCallback | None
+    ) -> AsyncGenerator[Collection, None]:
+        tracker = _Tracker(self, progress)
+        walk = self._walk(concurrency)
         try:
-            for n in todo:
-                pending.append(asyncio.ensure_future(fetch(n)))
-                if len(pending) >= concurrency:
-                    break
-            while pending:
-                page = await pending.pop(0)
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(asyncio.ensure_future(fetch(nxt)))
+            async for page in walk:
+                tracker.report(page.total, page.page_size, len(page._raw_elements()))
                 yield page
-                if page.count == 0:
-                    return
         finally:
+            await walk.aclose()
+
+    async def _iterate(
+        self, concurrency: int, progress: ProgressCallback | None
+    ) -> AsyncGenerator[Resource, None]:
+        from ._wrap import wrap
+
+        op = self._op
+        tracker = _Tracker(self, progress)
+        walk = self._walk(concurrency)
+        previous: set[Any] = set()
+        try:
+            async for page in walk:
+                raw = page._raw_elements()
+                wrapped = page._elements  # already wrapped (this page's .elements was used)
+                total, size = page.total, page.page_size
+                del page  # hold the element list only, not the page
+                current: set[Any] = set()
+                yielded = 0
+                for i, doc in enumerate(raw):
+                    if not isinstance(doc, dict):
+                        raise _bad_element(i, doc)
+                    # the same element on the previous page (shifted by an insert): skip it
+                    key = doc.get("id")
+                    if key is None:
+                        key = _self_href(doc)
+                    kind = doc.get("_type")
+                    if (type(key) is int or type(key) is str) and (
+                        kind is None or type(kind) is str
+                    ):
+                        key = (kind, key)
+                        if key in previous or key in current:
+                            continue
+                        current.add(key)
+                    yielded += 1
+                    yield wrapped[i] if wrapped is not None else wrap(op, doc)
+                previous = current
+                del raw, wrapped  # before the next page is awaited
+                tracker.report(total, size, yielded)
+        finally:
+            await walk.aclose()
+
+    # -- the walk over pages (no progress, no dedupe) ------------------------------------
+
+    async def _walk(self, concurrency: int) -> AsyncGenerator[Collection, None]:
+        """This page, then the following ones in order; ends at the first empty page."""
+        plan = self._plan() if concurrency > 1 else None
+        if plan is None:
+            self._check_can_continue()
+            yield self
+            if self._raw_elements():
+                async for page in self._follow(self):
+                    yield page
+            return
+        jump, size, number = plan
+        total = self.total
+        assert total is not None  # (the plan needs it)
+        last = _pages_for(total, size)
+        window: deque[tuple[int, asyncio.Task[Collection]]] = deque()
+        following = number + 1
+
+        def fill() -> None:
+            nonlocal following
+            while len(window) < concurrency and following <= last:
+                task = asyncio.ensure_future(self._jump(jump, following, size))
+                window.append((following, task))
+                following += 1
+
+        try:
+            fill()  # the next pages are on their way while this one is consumed
+            yield self
+            if not self._raw_elements():
+                return
+            while window:
+                _, task = window.popleft()
+                page = await task
+                if not page._raw_elements():
+                    return  # the collection shrank: nothing after this page either
+                total = page.total
+                if total is not None:  # follow the collection as it grows or shrinks
+                    last = _pages_for(total, size)
+                fill()
+                yield page
+                del page
+        finally:
+            pending = [task for _, task in window]
+            window.clear()
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+
+    def _plan(self) -> tuple[Link, int, int] | None:
+        """(jumpTo link, page size, this page's number) when concurrent reading works."""
+        jump = self.links.get("jumpTo")
+        size, number = self.page_size, self.offset
+        if (
+            not isinstance(jump, Link)
+            or not jump.href
+            or self.total is None
+            or size is None
+            or size < 1
+            or number is None
+            or number < 1
+        ):
+            return None
+        if jump.variables != ["offset"]:  # OpenProject's jumpTo has just %7Boffset%7D
+            return None
+        return jump, size, number
+
+    def _check_can_continue(self) -> None:
+        """A page trimmed by ``select=`` that says there is more but links nowhere."""
+        if self._next_link() is not None or "self" in self.links:
+            return
+        total = self.total
+        if total is None:
+            return
+        present = len(self._raw_elements())
+        offset, size = self.offset, self.page_size
+        read = (offset - 1) * size + present if offset and size else present
+        if read < total:
+            raise LinkError(
+                f"this page has {present} of {total} elements but no link to the next page "
+                "(select= left the pagination links out); add "
+                "'total,pageSize,offset,self,jumpTo,nextByOffset' to select"
+            )
+
+    async def _follow(self, page: Collection) -> AsyncGenerator[Collection, None]:
+        """The pages after ``page`` by their next links (one request per page, never twice)."""
+        visited = {page.href}
+        link = page._next_link()
+        del page  # only its link is needed while the next page is fetched
+        while link is not None:
+            href = link.href or ""
+            if href in visited:
+                raise ProtocolError(f"{link.rel} {href!r} leads back to a page already read")
+            visited.add(href)
+            nxt = await self._fetch(href, link.rel)
+            if not nxt._raw_elements():
+                return
+            link = nxt._next_link()
+            yield nxt
+            del nxt
+
+    async def _jump(self, jump: Link, number: int, size: int) -> Collection:
+        page = await self._fetch(jump.expand(offset=number), f"jumpTo offset={number}")
+        if page.offset is not None and page.offset != number:
+            raise ProtocolError(
+                f"jumpTo with offset={number} answered page {page.offset}", url=page.href
+            )
+        if page.page_size is not None and page.page_size != size:
+            raise ProtocolError(
+                f"page {number} has pageSize {page.page_size}, page {self.offset} had {size}: "
+                "the pages do not line up (was the server's maximum page size changed?)",
+                url=page.href,
+            )
+        return page
+
+    async def _fetch(self, href: str, what: str) -> Collection:
+        page = await self._op.get(href)
+        if not isinstance(page, Collection):
+            raise ProtocolError(f"{what} did not lead to a collection page", url=href)
+        return page
+
+
+def _self_href(doc: dict[str, Any]) -> Any:
+    links = doc.get("_links")
+    if type(links) is dict:
+        link = links.get("self")
+        if type(link) is dict:
+            return link.get("href")
+    return None
+
+
+def _bad_element(index: int, value: Any) -> ProtocolError:
+    return ProtocolError(
+        f"collection element {index} is {type(value).__name__}, expected a HAL object"
+    )
+
+
+__all__ = ["Collection", "Progress", "ProgressCallback"]
