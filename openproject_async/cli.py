@@ -37,7 +37,7 @@ from ._cli._common import (
     parse_params,
     write_line,
 )
-from ._cli._filters import FILTER_SYNTAX, parse_filters, parse_select, parse_sort
+from ._cli._filters import FILTER_SYNTAX, parse_filters, parse_select, parse_sort, select_names
 
 PROG = "openproject-async"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
@@ -220,6 +220,7 @@ async def _export(args: argparse.Namespace, err: TextIO) -> int:
         filters=parse_filters(args.filter),
         sort=parse_sort(args.sort),
         select=parse_select(args.select),
+        select_names=select_names(args.select),
         format=args.format,
         columns=[c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None,
         output=args.output,

@@ -55,6 +55,7 @@ class ExportOptions:
     filters: list[Filter] | None = None
     sort: list[list[str]] | None = None
     select: str | None = None
+    select_names: list[str] | None = None  # --select id,subject: the default CSV columns
     format: str | None = None
     columns: list[str] | None = None
     output: str | None = None
@@ -239,7 +240,8 @@ async def run_export(op: OpenProject, options: ExportOptions, stderr: TextIO) ->
         raise CliError(f"{href} is not a collection (it is a {first.resource_type or 'resource'})")
     columns: Columns | None = None
     if fmt == "csv":
-        columns = Columns(op, options.columns or default_columns(first))
+        names = options.columns or options.select_names or default_columns(first)
+        columns = Columns(op, names)
         for name in await columns.prepare(first):
             write_line(
                 stderr,

@@ -152,6 +152,13 @@ def parse_sort(text: str | None) -> list[list[str]] | None:
     return out
 
 
+def select_names(text: str | None) -> list[str] | None:
+    """The property names of a plain ``--select id,subject`` (None for paths)."""
+    if text is None or "/" in text or "*" in text:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()] or None
+
+
 def parse_select(text: str | None) -> str | None:
     """``id,subject`` -> ``*,elements/id,elements/subject`` (paths with ``/`` or ``*`` as is)."""
     if text is None or not text.strip():
