@@ -1,4 +1,4 @@
-"""Forms and schemas: every write decided by the server.
+"""Forms: every write decided by the server (schemas are in ``_schema``).
 
 The flow of the usage guide: POST the form with your values, read the embedded schema
 and ``validationErrors``, commit through the ``commit`` link (present exactly when the
@@ -35,6 +35,7 @@ from . import _body, _sansio
 from ._links import Link
 from ._resource import Resource
 from ._retry import is_form_url
+from ._schema import ChoiceMemo, Field, Schema, load_schema
 from .errors import (
     ActionUnavailable,
     APIError,
@@ -43,39 +44,12 @@ from .errors import (
     PropertyIsReadOnly,
     ProtocolError,
     ResourceTypeMismatch,
-    SchemaNotLoaded,
     UnknownField,
     UpdateConflict,
 )
 
 if TYPE_CHECKING:
     from ._session import OpenProject
-
-# Schema types whose values are plain JSON at the root of a body.
-SCALAR_TYPES = frozenset(
-    {
-        "String",
-        "Text",
-        "Integer",
-        "Float",
-        "Boolean",
-        "Date",
-        "DateTime",
-        "Duration",
-        "Formattable",
-        "Password",
-        "Color",
-        "Link",  # a URL custom field: a string
-        "Money",
-        "Timestamp",
-        "SchemaPropertyVisibility",
-    }
-)
-
-# Schema types that are objects embedded at the root (not references).
-EMBEDDED_TYPES = frozenset(
-    {"GridWidget", "QueryTimelineLabels", "QueryFilterInstance", "WorkPackageFormAttributeGroup"}
-)
 
 # Keys that name link fields on OpenProject's own resources. Used only to decide what to
 # send in the very first request of a create form (before any schema is known): a string
@@ -110,305 +84,6 @@ _MAX_ROUNDS = 4
 MergeResult = dict[str, Any] | None
 MergeCallback = Callable[[Resource, dict[str, Any]], MergeResult | Awaitable[MergeResult]]
 
-#: Cache of name -> href choices made while one form is negotiated.
-_Memo = dict[tuple[str, str], str]
-
-
-class Field:
-    """One property of a schema: ``key``, ``type``, ``name`` (human), ``required``, ...
-
-    ``placement`` says where a value goes in a request body.
-    """
-
-    __slots__ = ("key", "raw", "schema")
-
-    def __init__(self, schema: Schema, key: str, raw: dict[str, Any]) -> None:
-        self.schema = schema
-        self.key = key
-        self.raw = raw
-
-    @property
-    def type(self) -> str:
-        """The schema type (``String``, ``User``, ``[]CustomOption``...)."""
-        return str(self.raw.get("type", ""))
-
-    @property
-    def base_type(self) -> str:
-        """The type without the ``[]`` of multi-value fields."""
-        return self.type.removeprefix("[]")
-
-    @property
-    def name(self) -> str:
-        """The human name (what custom fields are known by)."""
-        value = self.raw.get("name")
-        return value if isinstance(value, str) else self.key
-
-    @property
-    def required(self) -> bool:
-        return bool(self.raw.get("required"))
-
-    @property
-    def writable(self) -> bool:
-        return bool(self.raw.get("writable", True))
-
-    @property
-    def has_default(self) -> bool:
-        return bool(self.raw.get("hasDefault"))
-
-    @property
-    def location(self) -> str | None:
-        value = self.raw.get("location")
-        return value if isinstance(value, str) else None
-
-    @property
-    def is_list(self) -> bool:
-        return self.type.startswith("[]")
-
-    @property
-    def is_formattable(self) -> bool:
-        return self.base_type == "Formattable"
-
-    @property
-    def has_allowed_values(self) -> bool:
-        links = self.raw.get("_links")
-        embedded = self.raw.get("_embedded")
-        return (isinstance(links, Mapping) and "allowedValues" in links) or (
-            isinstance(embedded, Mapping) and "allowedValues" in embedded
-        )
-
-    @property
-    def placement(self) -> str:
-        """``"_links"``, ``"_meta"`` or ``"root"``: where a value of this field goes.
-
-        In order: the schema's ``location``; where the form's payload has the key; allowed
-        values (links); a resource type (anything but scalar and embedded-object types).
-        """
-        location = self.location
-        if location in ("_links", "_meta"):
-            return location
-        hint = self.schema.payload_hint(self.key)
-        if hint is not None:
-            return hint
-        if self.has_allowed_values:
-            return "_links"
-        base = self.base_type
-        if not base or base in SCALAR_TYPES or base in EMBEDDED_TYPES or not base[:1].isupper():
-            return "root"
-        return "_links"
-
-    @property
-    def is_link(self) -> bool:
-        """Does a value of this field go under ``_links``?"""
-        return self.placement == "_links"
-
-    def _allowed_source(self) -> tuple[str, list[Link] | str | list[Any] | None]:
-        """Where the allowed values are: ("links", [Link]), ("href", collection href),
-        ("embedded", [doc]), ("plain", [value]) or ("none", None)."""
-        links = self.raw.get("_links")
-        allowed = links.get("allowedValues") if isinstance(links, Mapping) else None
-        embedded = self.raw.get("_embedded")
-        emb = embedded.get("allowedValues") if isinstance(embedded, Mapping) else None
-        if isinstance(emb, list) and (emb or not isinstance(allowed, list)):
-            return "embedded", emb
-        if isinstance(allowed, list):
-            return "links", [Link("allowedValues", a) for a in allowed if isinstance(a, Mapping)]
-        if isinstance(allowed, Mapping) and isinstance(allowed.get("href"), str):
-            return "href", str(allowed["href"])
-        plain = self.raw.get("allowedValues")
-        if isinstance(plain, list):
-            return "plain", plain
-        return "none", None
-
-    async def allowed_values(self) -> list[Any]:
-        """The allowed values: resources (embedded, listed as links, or behind a collection
-        href — fetched with the largest page size, further pages concurrently), or the
-        plain values of a scalar field. ``[]`` when the schema lists none."""
-        op = self.schema.session
-        kind, source = self._allowed_source()
-        if kind == "embedded" and isinstance(source, list):
-            return [op.wrap(d) if isinstance(d, dict) else d for d in source]
-        if kind == "plain" and isinstance(source, list):
-            return list(source)
-        if kind == "links" and isinstance(source, list):
-            return await op.get_many([lk.href for lk in source if isinstance(lk, Link) and lk.href])
-        if kind == "href" and isinstance(source, str):
-            return await _fetch_all(op, source)
-        return []
-
-    async def choose(self, value: str) -> str:
-        """The href of the allowed value named ``value``.
-
-        Matches, ignoring case, a link's title or a resource's ``name``, ``value`` (custom
-        options), ``identifier``, ``login`` or self-link title. Listed links are matched
-        by title and embedded values by their properties, without a request; values behind
-        a collection href are fetched with the largest page size (``pageSize=-1``, further
-        pages concurrently). Raises UnknownField listing the names on offer, ValueError
-        when several values carry the name.
-        """
-        return await self._choose(value, None)
-
-    async def _choose(self, value: str, memo: _Memo | None) -> str:
-        kind, source = self._allowed_source()
-        key = (f"{self.key}:{kind}:{_source_key(source)}", value)
-        if memo is not None and key in memo:
-            return memo[key]
-        wanted = value.casefold()
-        found: dict[str, str] = {}  # href -> name
-        offered: list[str] = []
-        if kind == "links" and isinstance(source, list):
-            for lk in source:
-                if isinstance(lk, Link) and lk.title is not None and lk.href:
-                    offered.append(lk.title)
-                    if lk.title.casefold() == wanted:
-                        found[lk.href] = lk.title
-        titled = kind == "links" and all(isinstance(lk, Link) and lk.title for lk in source or [])
-        if not found and not titled and kind in ("links", "embedded", "href"):
-            for item in await self.allowed_values():
-                if not isinstance(item, Resource) or not item.href:
-                    continue
-                names = _names_of(item)
-                offered.extend(names[:1])
-                if any(n.casefold() == wanted for n in names):
-                    found[item.href] = names[0]
-        if not found:
-            listed = list(dict.fromkeys(offered))
-            if not listed:
-                listed = ["(the schema lists no allowed values)"]
-            elif len(listed) > 30:
-                listed = [*listed[:30], f"... ({len(listed) - 30} more)"]
-            raise UnknownField(f"{value!r} (a value for {self.name})", listed)
-        if len(found) > 1:
-            raise ValueError(
-                f"{value!r} matches several allowed values of {self.name}: "
-                + ", ".join(f"{h} ({n})" for h, n in found.items())
-                + "; pass the resource or its href instead"
-            )
-        href = next(iter(found))
-        if memo is not None:
-            memo[key] = href
-        return href
-
-    def __repr__(self) -> str:
-        return f"<Field {self.key} {self.type} {self.name!r} ({self.placement})>"
-
-
-def _names_of(item: Resource) -> list[str]:
-    names = [item.get(k) for k in ("name", "value", "identifier", "login")]
-    self_link = item.links.get("self")
-    names.append(self_link.title if isinstance(self_link, Link) else None)
-    return [n for n in names if isinstance(n, str) and n]
-
-
-def _source_key(source: Any) -> str:
-    if isinstance(source, str):
-        return source
-    if isinstance(source, list):
-        return ",".join(
-            (s.href or "")
-            if isinstance(s, Link)
-            else str(_body.href_of(s) or (s.get("_links", {}).get("self", {}).get("href")))
-            if isinstance(s, Mapping)
-            else str(s)
-            for s in source
-        )
-    return ""
-
-
-async def _fetch_all(op: OpenProject, href: str) -> list[Any]:
-    """Every element of a collection: the largest page first (``pageSize=-1`` overrides e.g.
-    ``pageSize=0``, which would return a count only), then the rest concurrently."""
-    from ._collection import Collection
-
-    first = await op.get(href, pageSize=-1)
-    if not isinstance(first, Collection):
-        raise ProtocolError(f"allowed values at {href} are not a collection")
-    return list(await first.to_list(concurrency=4))
-
-
-class Schema(Resource):
-    """A ``Schema``: ``schema["subject"]`` or ``schema["Story points"]`` gives a :class:`Field`."""
-
-    __slots__ = ("_hint",)
-
-    def __init__(
-        self, op: OpenProject, data: dict[str, Any], payload: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(op, data)
-        self._hint = payload
-
-    def payload_hint(self, key: str) -> str | None:
-        """Where the form's payload (when this schema came with one) keeps ``key``."""
-        payload = self._hint
-        if payload is None:
-            return None
-        links = payload.get("_links")
-        if isinstance(links, Mapping) and key in links:
-            return "_links"
-        meta = payload.get("_meta")
-        if isinstance(meta, Mapping) and key in meta:
-            return "_meta"
-        if key in payload:
-            return "root"
-        return None
-
-    @property
-    def fields(self) -> dict[str, Field]:
-        """``{key: Field}`` for every property the schema describes."""
-        return {
-            k: Field(self, k, v)
-            for k, v in self._data.items()
-            if isinstance(v, dict) and not k.startswith("_") and "type" in v
-        }
-
-    def find(self, name: str) -> Field | None:
-        """The field for a key, a human name or a snake_case key; None when there is none.
-
-        Order: exact key, exact human name, key or human name ignoring case, camelCase of a
-        snake_case name. A human name shared by several fields raises ValueError.
-        """
-        data = self._data
-        raw = data.get(name)
-        if isinstance(raw, dict) and not name.startswith("_") and "type" in raw:
-            return Field(self, name, raw)
-        fields = list(self.fields.values())
-        folded = name.casefold()
-        exact = [f for f in fields if f.name == name]
-        loose = [f for f in fields if folded in (f.name.casefold(), f.key.casefold())]
-        for matches in (exact, loose):
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                raise ValueError(
-                    f"field name {name!r} is ambiguous: "
-                    + ", ".join(f"{f.key} ({f.name})" for f in matches)
-                    + "; use the key"
-                )
-        camel = _body.camel(name)
-        if camel != name:
-            return self.find(camel)
-        return None
-
-    def key_for(self, name: str) -> str:
-        """The property key for a key or a human name (``"Story points"`` -> ``customField1``)."""
-        return self[name].key
-
-    def available(self) -> list[str]:
-        """``key (human name)`` for every field — what error messages list."""
-        return [f"{k} ({f.name})" if f.name != k else k for k, f in self.fields.items()]
-
-    def __getitem__(self, name: str) -> Field:
-        field = self.find(name)
-        if field is None:
-            raise UnknownField(name, self.available())
-        return field
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        try:
-            return self.find(name) is not None
-        except ValueError:
-            return True
 
 
 class Form(Resource):
@@ -541,7 +216,7 @@ async def place(
     values: Mapping[str, Any],
     pending: dict[str, Any] | None = None,
     *,
-    memo: _Memo | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> dict[str, Any]:
     """A request body for ``values``, placed by ``schema``.
 
@@ -581,7 +256,7 @@ async def place(
     return body
 
 
-async def _link_for(field: Field, value: Any, memo: _Memo | None) -> Any:
+async def _link_for(field: Field, value: Any, memo: ChoiceMemo | None) -> Any:
     if isinstance(value, list | tuple):
         return [await _link_for(field, v, memo) for v in value]
     if isinstance(value, str) and not _body.looks_like_href(value):
@@ -616,7 +291,7 @@ async def _negotiate(
     Usually one round (the schema was known) or two (a create form: the first answer
     brings the schema; a project or type change may bring more custom fields).
     """
-    memo: _Memo = {}
+    memo: ChoiceMemo = {}
     pending: dict[str, Any] = {}
     body = _merge(base, await place(schema, values, pending, memo=memo))
     guessed = schema is None
@@ -716,46 +391,6 @@ async def open_form(
         except APIError:
             schema = None  # only a head start: the form brings its own schema
     return await _negotiate(resource.session, link.href or "", base, values, schema)
-
-
-async def load_schema(resource: Resource) -> Schema | None:
-    """The resource's schema (``schema`` link; GET once per session, then cached)."""
-    link = resource.links.get("schema")
-    if not isinstance(link, Link) or not link.href:
-        return None
-    op = resource.session
-    cached = op.cached_schema(link.href)
-    if cached is not None:
-        return Schema(op, cached)
-    fetched = await op.get(link.href)
-    if not isinstance(fetched, Schema):
-        raise ProtocolError(f"the schema link of {resource!r} did not lead to a Schema")
-    return fetched
-
-
-def field_value(resource: Resource, name: str) -> Any:
-    """The value of field ``name`` (key or human name) read with the cached schema.
-
-    Link-valued fields give their :class:`Link` (``.href``, ``.title``), a list of Links
-    for multi-value fields, None when unset; other fields the value as the document has
-    it (Formattables as their ``{format, raw, html}`` object).
-    """
-    link = resource.links.get("schema")
-    if not isinstance(link, Link) or not link.href:
-        raise SchemaNotLoaded(f"{resource!r} has no schema link; read properties with r[key]")
-    cached = resource.session.cached_schema(link.href)
-    if cached is None:
-        raise SchemaNotLoaded(
-            f"the schema of {resource!r} is not loaded yet: `await resource.load_schema()` "
-            f"first (fetched once per session from {link.href})"
-        )
-    field = Schema(resource.session, cached)[name]
-    if field.placement == "_links" or field.key in resource.links:
-        value = resource.links.get(field.key)
-        if isinstance(value, Link) and value.href is None:
-            return None
-        return value
-    return resource.data.get(field.key)
 
 
 async def submit(

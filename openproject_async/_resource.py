@@ -15,7 +15,8 @@ from ._links import Link, parse_links
 from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:
-    from ._forms import Form, MergeCallback, Schema
+    from ._forms import Form, MergeCallback
+    from ._schema import Schema
     from ._session import OpenProject
 
 _META = frozenset({"_links", "_embedded", "_type"})
@@ -346,7 +347,7 @@ class Resource:
 
     async def load_schema(self) -> Schema:
         """GET the ``schema`` link (once per session: schemas are cached) -> Schema."""
-        from ._forms import load_schema
+        from ._schema import load_schema
 
         self.link("schema")
         schema = await load_schema(self)
@@ -363,7 +364,7 @@ class Resource:
         committed in this session caches it too). Link-valued fields give their Link
         (``.href``, ``.title``; a list for multi-value fields; None when unset).
         """
-        from ._forms import field_value
+        from ._schema import field_value
 
         return field_value(self, name)
 

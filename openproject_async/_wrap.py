@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._collection import Collection
-from ._forms import Form, Schema
+from ._forms import Form
 from ._resource import Resource
+from ._schema import Schema
 from .errors import ProtocolError
 
 if TYPE_CHECKING:
