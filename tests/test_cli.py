@@ -417,6 +417,8 @@ async def test_interrupted_export_leaves_a_valid_file(tmp_path: Path) -> None:
         try:
             for _ in range(400):  # until some pages are written (at most ~20 s)
                 await asyncio.sleep(0.05)
+                if proc.returncode is not None:
+                    break
                 if target.exists() and target.read_text().count("\n") >= 12:
                     break
             if proc.returncode is None:

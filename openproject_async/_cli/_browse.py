@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-from .._links import Link
-from .._resource import Resource
-from .._session import OpenProject
+from .. import Link, OpenProject, Resource
 from ..errors import NotAnAPIResource, NotVisible
 from ._common import EXIT_USAGE, CliError, headline, json_text, one_line, write_line
 

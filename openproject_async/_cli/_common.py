@@ -9,9 +9,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .._links import Link
-from .._resource import Resource
-from .._session import OpenProject
+from .. import Link, OpenProject, Resource
 from ..errors import APIError, OpenProjectError
 
 ENV_URL = "OPENPROJECT_URL"

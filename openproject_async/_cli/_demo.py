@@ -17,12 +17,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .._auth import ApiKey, BearerToken
-from .._collection import Collection
-from .._forms import Field, Form
-from .._links import Link
-from .._resource import Resource
-from .._session import OpenProject
+from .. import ApiKey, BearerToken, Collection, Field, Form, Link, OpenProject, Resource
 from ..errors import (
     NotFound,
     OpenProjectError,

@@ -19,11 +19,7 @@ from urllib.parse import quote
 
 import orjson
 
-from .._collection import Collection
-from .._forms import Schema
-from .._links import Link
-from .._resource import Resource
-from .._session import OpenProject
+from .. import Collection, Link, OpenProject, Resource, Schema
 from ..errors import APIError
 from ._common import EXIT_USAGE, CliError, link_text, text_of, write_line
 from ._filters import Filter

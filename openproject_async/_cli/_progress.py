@@ -9,7 +9,7 @@ import importlib
 import time
 from typing import Any, TextIO
 
-from .._collection import Progress
+from .. import Progress
 
 
 def _tqdm_class() -> Any:
