@@ -216,7 +216,7 @@ class Collection(Resource):
 
     def iterate(
         self, *, concurrency: int = 1, progress: ProgressCallback | None = None
-    ) -> AsyncIterator[Resource]:
+    ) -> AsyncGenerator[Resource, None]:
         """Every element from this page on, in order, page after page.
 
         ``concurrency``: pages in flight at once (1 = follow ``nextByOffset``). An element
@@ -228,7 +228,7 @@ class Collection(Resource):
 
     def pages(
         self, *, concurrency: int = 1, progress: ProgressCallback | None = None
-    ) -> AsyncIterator[Collection]:
+    ) -> AsyncGenerator[Collection, None]:
         """This page and every following one, in order, as Collections.
 
         This page comes first even when it is not page 1; the pages after it follow.

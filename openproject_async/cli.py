@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -49,13 +50,14 @@ environment for secrets: command lines are visible to other users of the machine
 exit codes: 0 success, 1 failure (API error, demo step), 2 usage, 130 interrupted."""
 
 _EXPORT_EPILOG = f"""\
-filters (--filter, repeatable, ANDed): {FILTER_SYNTAX}.
+{textwrap.fill(f"filters (--filter, repeatable, ANDed): {FILTER_SYNTAX}.", 88)}
 Dates in >= / <= become OpenProject's "<>d" (between) operator with an open end.
 Work packages: without --filter the export sends filters=[] so that closed work packages
 are included (the server's default filter shows open ones only); --filter status=o
 gives the server's default back.
---columns (CSV): properties (subject), links, printed as their title (status, assignee),
-and schema fields by key or human name (customField1, "Story points").
+--columns (CSV; implies CSV unless --format says otherwise): properties (subject), links,
+printed as their title (status, assignee), and schema fields by key or human name
+(customField1, "Story points"). -o FILE.csv also chooses CSV.
 --select id,subject asks the server for fewer properties (sent as *,elements/id,...).
 Each record is written whole and flushed: an interrupted export leaves a valid file."""
 

@@ -94,7 +94,7 @@ def query_params(href: str, options: ExportOptions) -> dict[str, Any]:
 def output_format(options: ExportOptions) -> str:
     if options.format:
         return options.format
-    if options.output and options.output.lower().endswith(".csv"):
+    if options.columns or (options.output and options.output.lower().endswith(".csv")):
         return "csv"
     return "jsonl"
 
