@@ -1,94 +1,37 @@
 """``OpenProject``: one aiohttp session, its credentials, limits, retries and caches.
 
 Every request of the library goes through :meth:`OpenProject.request`: it resolves the
-href against the server, adds credentials only for the server's own origin, keeps at
-most ``max_concurrency`` requests in flight, merges identical GETs that are in flight at
-the same moment, retries what is safe to retry and decodes the answer with ``_sansio``.
-
-Logging: logger ``openproject_async``. Every HTTP exchange is a DEBUG record
-``"<METHOD> <url> -> <status> in <s>s (retry <n>)"``; every retry an INFO record with the
-reason and the wait; a request given up after retries a WARNING. The records carry
-``method``, ``url``, ``status``, ``duration`` and ``retries`` attributes (``extra=``).
-URLs are logged without user info and with secret-looking query values replaced by
-``***``; headers and bodies are never logged.
+href against the server, refuses what the cross-origin policy forbids, merges identical
+GETs that are in flight at the same moment (and answers schema GETs from a cache), and
+hands the rest to the exchange layer in ``_transport`` (credentials for the server's own
+origin only, at most ``max_concurrency`` requests in flight, redirects, retries, typed
+errors, logging), which decodes the answer with ``_sansio``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import logging
 import os
-import time
 import warnings
 from collections.abc import Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
-from ._retry import IDEMPOTENT_METHODS, RetryPolicy, describe, is_form_url, wait_hint
-from .errors import (
-    APIError,
-    ConnectionFailed,
-    CrossOriginRefused,
-    InsecureTransportWarning,
-    InvalidHref,
-    OpenProjectError,
-    OutcomeUnknown,
-    ProtocolError,
-    RequestTimeout,
-    SessionClosed,
-    TimeoutOutcomeUnknown,
-)
-
-log = logging.getLogger("openproject_async")
+from ._retry import RetryPolicy
+from ._transport import ApiRequest, CrossOriginPolicy, Transport, is_loopback, safe_url
+from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
 
 API_PATH = "/api/v3"
 USER_AGENT = "openproject-async/0.1"
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MAX_REDIRECTS = 10
-_SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "code", "auth")
-
-CrossOriginPolicy = Literal["refuse_writes", "refuse", "allow"]
 _CROSS_ORIGIN_POLICIES = ("refuse_writes", "refuse", "allow")
 
 #: Origins already warned about (plain http to a non-loopback host): once per process.
 _WARNED_INSECURE: set[str] = set()
-
-
-def safe_url(url: URL) -> str:
-    """The URL for messages and logs: no user info, secret-looking query values hidden."""
-    url = url.with_user(None).with_password(None)
-    if url.query:
-        q = [
-            (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
-            for k, v in url.query.items()
-        ]
-        url = url.with_query(q)
-    return str(url)
-
-
-def is_loopback(host: str | None) -> bool:
-    """``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ``::1``."""
-    if not host:
-        return False
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _origin_key(url: URL) -> tuple[str, str, int | None]:
-    """(scheme, host, effective port): ``https://h`` and ``https://h:443`` are one origin."""
-    return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
 
 class _Inflight:
@@ -101,7 +44,7 @@ class _Inflight:
         self.waiters = 0
 
 
-class OpenProject:
+class OpenProject(Transport):
     """An asyncio session with one OpenProject server.
 
     ``url`` is the server's base URL (``https://op.example.com`` or, for a sub-path
@@ -183,7 +126,6 @@ class OpenProject:
         self.api_root = self.base_url.with_path(self.base_url.path.rstrip("/") + API_PATH)
         self._prefix = self.base_url.path.rstrip("/")
         self._origin = self.base_url.origin()
-        self._origin_key = _origin_key(self.base_url)
         self.auth: Auth | None = (
             ApiKey(api_key)
             if api_key is not None
@@ -350,20 +292,6 @@ class OpenProject:
             raise InvalidHref(f"refusing an href with credentials in it ({safe_url(url)})")
         return url
 
-    def same_origin(self, url: URL) -> bool:
-        """Is ``url`` on the configured server (same scheme, host and port)?"""
-        return _origin_key(url) == self._origin_key
-
-    def _check_cross_origin(self, method: str, url: URL, *, redirect_from: URL | None) -> None:
-        if self.same_origin(url) or self.cross_origin == "allow":
-            return
-        if self.cross_origin == "refuse" or method not in ("GET", "HEAD"):
-            via = f" (redirected from {safe_url(redirect_from)})" if redirect_from else ""
-            raise CrossOriginRefused(
-                f"refusing {method} to {safe_url(url)}{via}: not the configured server "
-                f"{self._origin} (cross_origin={self.cross_origin!r})"
-            )
-
     # -- requests ----------------------------------------------------------------------
 
     async def request(
@@ -382,8 +310,10 @@ class OpenProject:
 
         ``retry=None`` retries what is safe (GET/HEAD/DELETE, form POSTs, and any request
         that never reached the server), ``True`` opts a side-effecting request in, ``False``
-        sends exactly once. ``timeout`` overrides the session's timeouts for this call
-        (seconds for each exchange, or an ``aiohttp.ClientTimeout``).
+        sends exactly once. A raw ``data=`` body is sent again only when it is ``bytes``,
+        ``bytearray`` or ``str``; a stream or file object goes out once. ``timeout``
+        overrides the session's timeouts for this call (seconds for each exchange, or an
+        ``aiohttp.ClientTimeout``).
         """
         self._check_open()
         if not isinstance(method, str) or not method.strip().isalpha():
@@ -407,7 +337,11 @@ class OpenProject:
         )
         if method == "GET" and data is None and not headers and retry is None and ctimeout is None:
             return await self._merged_get(url)
-        return await self._with_retries(method, url, body, data, headers, retry, ctimeout)
+        return await self._with_retries(
+            ApiRequest(
+                method, url, body=body, data=data, headers=headers, retry=retry, timeout=ctimeout
+            )
+        )
 
     async def _merged_get(self, url: URL) -> _sansio.Document | None:
         key = str(url)
@@ -417,9 +351,7 @@ class OpenProject:
             return cached
         entry = self._inflight.get(key)
         if entry is None:
-            task = asyncio.ensure_future(
-                self._with_retries("GET", url, None, None, None, None, None)
-            )
+            task = asyncio.ensure_future(self._with_retries(ApiRequest("GET", url)))
             new = entry = self._inflight[key] = _Inflight(task)
 
             def done(t: asyncio.Task[_sansio.Document | None]) -> None:
@@ -465,309 +397,6 @@ class OpenProject:
 
     def cached_schema(self, href: str) -> _sansio.Document | None:
         return self._schemas.get(str(self.resolve(href)))
-
-    async def _with_retries(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        retry: bool | None,
-        timeout: aiohttp.ClientTimeout | None,
-    ) -> _sansio.Document | None:
-        policy = self.retry
-        replayable = (
-            retry is True
-            or (
-                retry is None
-                and (method in IDEMPOTENT_METHODS or (method == "POST" and is_form_url(url.path)))
-            )
-        ) and (data is None or isinstance(data, bytes | str))
-        if policy is None or retry is False:
-            return await self._send(method, url, body, data, headers, timeout, replayable, 1)
-        attempt_no = 0
-
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            self.stats["retries"] += 1
-            log.info(
-                "retrying %s %s in %.2fs (attempt %d of %d failed: %s)",
-                method,
-                safe_url(url),
-                state.upcoming_sleep,
-                state.attempt_number,
-                policy.attempts,
-                describe(exc) if exc else "?",
-                extra={
-                    "method": method,
-                    "url": safe_url(url),
-                    "status": getattr(exc, "status", None),
-                    "retries": state.attempt_number,
-                },
-            )
-
-        try:
-            async for attempt in AsyncRetrying(
-                stop=policy.stop,
-                wait=policy.wait,
-                retry=retry_if_exception(
-                    lambda e: policy.retryable_error(e, replayable=replayable)
-                ),
-                before_sleep=before_sleep,
-                reraise=True,
-            ):
-                with attempt:
-                    attempt_no += 1
-                    return await self._send(
-                        method, url, body, data, headers, timeout, replayable, attempt_no
-                    )
-        except OpenProjectError as exc:
-            exc.attempts = attempt_no
-            if attempt_no > 1:
-                log.warning(
-                    "giving up %s %s after %d attempts: %s",
-                    method,
-                    safe_url(url),
-                    attempt_no,
-                    describe(exc),
-                    extra={
-                        "method": method,
-                        "url": safe_url(url),
-                        "status": getattr(exc, "status", None),
-                        "retries": attempt_no - 1,
-                    },
-                )
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _send(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout | None,
-        replayable: bool,
-        attempt: int,
-    ) -> _sansio.Document | None:
-        """One exchange (following redirects), with one re-authentication after a 401."""
-        for reauth in (True, False):
-            http = self._session()
-            status, ctype, raw, rheaders, final, sent_auth = await self._exchange(
-                http, method, url, body, data, headers, timeout, replayable, attempt
-            )
-            if (
-                status == 401
-                and reauth
-                and self.auth is not None
-                and sent_auth is not None
-                and await self.auth.invalidate(sent_auth)
-            ):
-                self.stats["reauthentications"] += 1
-                continue
-            if status == 404 and method == "DELETE" and attempt > 1:
-                # A retried DELETE: the earlier try may have deleted it already. Either
-                # way the resource is gone, which is what DELETE asks for.
-                log.info(
-                    "DELETE %s: 404 on retry %d, taken as already deleted",
-                    safe_url(final),
-                    attempt - 1,
-                    extra={"method": method, "url": safe_url(final), "status": status},
-                )
-                return None
-            try:
-                return _sansio.decode(status, ctype, raw, url=safe_url(final))
-            except (APIError, ProtocolError) as exc:
-                if self.retry is not None and status in self.retry.statuses:
-                    exc.retry_after = wait_hint(rheaders)
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _headers(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        own_origin: bool,
-        first_hop: bool,
-    ) -> dict[str, str]:
-        hdrs: dict[str, str] = {"Accept": "application/hal+json, application/json"}
-        if own_origin:
-            hdrs.update(self._extra_headers)
-        if body is not None or (method not in ("GET", "HEAD") and data is None):
-            hdrs["Content-Type"] = "application/json"
-        if headers and (own_origin or first_hop):
-            hdrs.update(headers)
-        if not own_origin:
-            for name in list(hdrs):
-                if name.lower() in ("authorization", "cookie", "proxy-authorization"):
-                    del hdrs[name]
-        return hdrs
-
-    async def _exchange(
-        self,
-        http: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        data: Any,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout | None,
-        replayable: bool,
-        attempt: int,
-    ) -> tuple[int, str, bytes, Mapping[str, str], URL, str | None]:
-        current, current_method, current_body, current_data = url, method, body, data
-        previous: URL | None = None
-        for _hop in range(_MAX_REDIRECTS + 1):
-            own = self.same_origin(current)
-            hdrs = self._headers(
-                current_method, current, current_body, current_data, headers, own, previous is None
-            )
-            sent_auth: str | None = None
-            if self.auth is not None and own:
-                sent_auth = await self.auth.header(http, self.api_root)
-                if sent_auth:
-                    hdrs["Authorization"] = sent_auth
-            shown = safe_url(current)
-            failure: OpenProjectError | None = None
-            status: int | None = None
-            started = time.monotonic()
-            try:
-                async with self._limit:
-                    self.stats["requests"] += 1
-                    extra: dict[str, Any] = {"timeout": timeout} if timeout else {}
-                    async with http.request(
-                        current_method,
-                        current,
-                        data=current_body if current_body is not None else current_data,
-                        headers=hdrs,
-                        allow_redirects=False,
-                        **extra,
-                    ) as resp:
-                        status = resp.status
-                        raw = await resp.read()
-                        ctype = resp.headers.get("Content-Type", "")
-                        rheaders = resp.headers
-                        location = resp.headers.get("Location")
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = self._transport_error(
-                    exc, current_method, shown, status, replayable, timeout
-                )
-            duration = time.monotonic() - started
-            log.debug(
-                "%s %s -> %s in %.3fs%s",
-                current_method,
-                shown,
-                status if failure is None else type(failure).__name__,
-                duration,
-                f" (retry {attempt - 1})" if attempt > 1 else "",
-                extra={
-                    "method": current_method,
-                    "url": shown,
-                    "status": status if failure is None else None,
-                    "duration": duration,
-                    "retries": attempt - 1,
-                },
-            )
-            if failure is not None:
-                raise failure  # outside the except block: no aiohttp exception in the chain
-            assert status is not None
-            if status in _REDIRECTS and location:
-                try:
-                    target = self.resolve(current.join(URL(location)))
-                except (InvalidHref, ValueError):
-                    raise ProtocolError(
-                        f"redirect to an unusable Location {location[:200]!r}",
-                        status=status,
-                        url=shown,
-                    ) from None
-                if current_method not in ("GET", "HEAD") and status not in (307, 308):
-                    current_method, current_body, current_data = "GET", None, None
-                self._check_cross_origin(current_method, target, redirect_from=current)
-                previous, current = current, target
-                continue
-            return status, ctype, raw, rheaders, current, sent_auth
-        raise ProtocolError(f"more than {_MAX_REDIRECTS} redirects", url=safe_url(url))
-
-    def _transport_error(
-        self,
-        exc: BaseException,
-        method: str,
-        shown: str,
-        status: int | None,
-        replayable: bool,
-        timeout: aiohttp.ClientTimeout | None,
-    ) -> OpenProjectError:
-        """The library's error for an aiohttp/timeout failure (never chained to it)."""
-        kind = type(exc).__name__
-        if isinstance(exc, aiohttp.InvalidURL):
-            return InvalidHref(f"cannot request {shown}: invalid URL ({kind})")
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            ctimeout = RequestTimeout(
-                f"{method} {shown}: could not connect within the connect timeout",
-                before_send=True,
-                url=shown,
-                method=method,
-            )
-            ctimeout.timeout = (timeout or self.timeout).connect
-            return ctimeout
-        if isinstance(exc, TimeoutError):
-            limits = timeout or self.timeout
-            limit = limits.sock_read if isinstance(exc, aiohttp.SocketTimeoutError) else None
-            limit = limit or limits.total or limits.sock_read
-            after = f" after {limit:g}s" if limit else ""
-            err: RequestTimeout
-            if replayable:
-                err = RequestTimeout(
-                    f"{method} {shown}: no answer{after}", url=shown, method=method
-                )
-            else:
-                err = TimeoutOutcomeUnknown(
-                    f"{method} {shown}: no answer{after} after the request was sent; the "
-                    "server may have carried it out - check before sending it again",
-                    url=shown,
-                    method=method,
-                )
-            err.timeout = limit
-            return err
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            if replayable:
-                perr = ProtocolError(f"the answer was cut off ({kind})", status=status, url=shown)
-                perr.transient = True
-                return perr
-            lost = OutcomeUnknown(
-                f"{method} {shown}: the server answered {status} but the answer was cut off; "
-                "it may have carried the request out - check before sending it again",
-                url=shown,
-                method=method,
-            )
-            lost.status = status
-            return lost
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            certificate = isinstance(
-                exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError
-            )
-            return ConnectionFailed(
-                f"{method} {shown}: cannot connect to the server ({kind})",
-                before_send=True,
-                transient=not certificate,
-                url=shown,
-                method=method,
-            )
-        if replayable:
-            return ConnectionFailed(
-                f"{method} {shown}: connection lost ({kind})", url=shown, method=method
-            )
-        return OutcomeUnknown(
-            f"{method} {shown}: connection lost after the request was sent ({kind}); the "
-            "server may have carried it out - check before sending it again",
-            url=shown,
-            method=method,
-        )
 
     # -- resources -------------------------------------------------------------------
 
