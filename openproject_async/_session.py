@@ -357,8 +357,13 @@ class OpenProject(Transport):
             def done(t: asyncio.Task[_sansio.Document | None]) -> None:
                 if self._inflight.get(key) is new:
                     del self._inflight[key]
-                if not t.cancelled():
-                    t.exception()  # retrieved: no "exception never retrieved" noise
+                if t.cancelled() or t.exception() is not None:  # (retrieved: no noise)
+                    return
+                doc = t.result()
+                if doc is not None and doc.get("_type") == "Schema":
+                    # Cached as the entry goes, not when the waiters resume (a loop turn
+                    # later): a caller in between would find neither and GET it again.
+                    self._schemas[key] = doc
 
             task.add_done_callback(done)
         else:
@@ -387,8 +392,6 @@ class OpenProject(Transport):
             entry.waiters -= 1
             raise
         entry.waiters -= 1
-        if doc is not None and doc.get("_type") == "Schema":
-            self._schemas[key] = doc
         return doc
 
     def remember_schema(self, href: str, doc: _sansio.Document) -> None:
