@@ -421,7 +421,17 @@ class OpenProject(Transport):
         return await self.get(str(self.api_root))
 
     async def get_many(self, hrefs: Iterable[str], *, concurrency: int | None = None) -> list[Any]:
-        """GET several hrefs at once (at most ``concurrency`` in flight), results in input order."""
+        """GET several hrefs at once (at most ``concurrency`` in flight), results in input order.
+
+        ``concurrency`` defaults to the session's ``max_concurrency`` (which caps it anyway).
+        The first failure raises and cancels the requests still in flight.
+        """
+        if concurrency is not None and (
+            not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
+        ):
+            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
+        if isinstance(hrefs, str):
+            raise TypeError("get_many takes an iterable of hrefs, not one href (use get)")
         items = list(hrefs)
         limit = asyncio.Semaphore(concurrency or self.max_concurrency)
 

@@ -369,3 +369,37 @@ async def test_callers_arriving_while_a_schema_get_completes_do_not_fetch_it_aga
     assert Counter(schema_gets) == Counter(schema_hrefs(server))  # each exactly once
     assert [wp["id"] for wp in wps] == list(range(1, 1001))
     assert [s.href for s in schemas] == [link_href(wp, "schema") for wp in wps]
+
+
+# -- arguments and connections ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "4"])
+async def test_get_many_refuses_a_bad_concurrency_before_any_request(bad: Any) -> None:
+    async with FakeOpenProject(seed_size=5) as server:
+        async with OpenProject(server.url, api_key=server.api_key) as op:
+            with pytest.raises(ValueError, match="concurrency must be an int >= 1"):
+                await op.get_many([wp_href(1)], concurrency=bad)
+    assert server.requests == []
+
+
+async def test_get_many_refuses_a_single_href_string() -> None:
+    async with FakeOpenProject(seed_size=5) as server:
+        async with OpenProject(server.url, api_key=server.api_key) as op:
+            with pytest.raises(TypeError, match="not one href"):
+                await op.get_many(wp_href(1))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_pages_reuse_connections(concurrency: int) -> None:
+    """25 pages over at most ``concurrency`` connections: one connection per page slot."""
+    async with FakeOpenProject(seed_size=250) as server:
+        async with OpenProject(server.url, api_key=server.api_key, max_concurrency=4) as op:
+            page = await first_page(op, pageSize=10)
+            items = await page.to_list(concurrency=concurrency)
+    assert len(items) == 250
+    assert len(server.requests) == 25
+    peers = {r.peer for r in server.requests}
+    assert None not in peers
+    assert 1 <= len(peers) <= concurrency

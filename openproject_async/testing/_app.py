@@ -65,6 +65,7 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
         query=request.query_string,
         headers=CIMultiDict(request.headers),
         body=body,
+        peer=_peer(request),
     )
     state.requests.append(record)
     fault = state.faults.pick(request.method, request.path)
@@ -95,6 +96,12 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
         return await _truncate(request, response, record)
     record.status = response.status
     return response
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) and len(peer) >= 2 else None
 
 
 async def _hang(state: ServerState, request: web.Request) -> None:

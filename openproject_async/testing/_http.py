@@ -31,7 +31,11 @@ class Config:
 
 @dataclass
 class RecordedRequest:
-    """One request as the server received it. ``status`` is 0 when no response was sent."""
+    """One request as the server received it. ``status`` is 0 when no response was sent.
+
+    ``peer`` is the client's (host, port): requests with the same peer came over the same
+    connection, so tests can count connections.
+    """
 
     method: str
     path: str
@@ -40,6 +44,7 @@ class RecordedRequest:
     body: bytes
     status: int = 0
     fault: str | None = None
+    peer: tuple[str, int] | None = None
 
     def json(self) -> Any:
         return orjson.loads(self.body) if self.body else None
