@@ -14,10 +14,9 @@ the session closes.
         python examples/mention_bot.py --interval 30
 
 Try it with ``openproject-async serve`` and the API key of another user than the one who
-writes the comment (``serve`` prints the keys of admin, member, reader...).
-Against the built-in server, note that adding a comment there does not change the work
-package's ``updatedAt`` (a real server does), so the poll only sees comments on work
-packages that changed otherwise.
+writes the comment (``serve`` prints the keys of admin, member, reader...). A comment
+sets its work package's ``updatedAt`` (without changing ``lockVersion``), on OpenProject and
+on the built-in server alike, which is what makes the ``updatedAt`` poll see it.
 """
 
 from __future__ import annotations

@@ -176,6 +176,25 @@ async def test_comments(openproject_server: FakeOpenProject) -> None:
     assert status == 403
 
 
+async def test_a_comment_sets_updated_at_and_keeps_the_lock_version(
+    openproject_server: FakeOpenProject,
+) -> None:
+    """As Journals::CreateService#touch_journable: updatedAt = the comment's createdAt."""
+    server = openproject_server
+    _, before = await call(server, "GET", f"{WPS}/8")
+    status, activity = await call(server, "POST", f"{WPS}/8/activities",
+                                  {"comment": {"raw": "seen"}})
+    assert status == 201
+    _, after = await call(server, "GET", f"{WPS}/8")
+    assert after["lockVersion"] == before["lockVersion"]
+    assert after["updatedAt"] == activity["createdAt"]
+    assert after["updatedAt"] > before["updatedAt"]
+    # an update stays possible with the lockVersion read before the comment
+    status, _ = await call(server, "PATCH", f"{WPS}/8",
+                           {"lockVersion": before["lockVersion"], "subject": "after comment"})
+    assert status == 200
+
+
 # ---------------------------------------------------------------------------------------------
 # Relations
 

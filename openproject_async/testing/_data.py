@@ -492,9 +492,14 @@ class Store:
         at: datetime | None = None,
     ) -> Activity:
         journals = self.journals_of(wp)
-        return self._append_journal(
-            journals, wp.id, user_id, comment, details, internal, at or utcnow()
-        )
+        when = at or utcnow()
+        if comment:
+            # as the real server (Journals::CreateService#touch_journable): a comment sets
+            # the work package's updatedAt to its own time, lockVersion unchanged
+            if when <= wp.updated_at:
+                when = wp.updated_at + timedelta(microseconds=1000)
+            wp.updated_at = when
+        return self._append_journal(journals, wp.id, user_id, comment, details, internal, when)
 
     def _append_journal(
         self,
