@@ -57,9 +57,11 @@ class ApiKey:
         self._value = "Basic " + base64.b64encode(f"apikey:{key}".encode()).decode()
 
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+        """``Basic`` of ``apikey:<key>`` (computed once, when the key was given)."""
         return self._value
 
     async def invalidate(self, rejected: str | None) -> bool:
+        """False: a rejected API key stays rejected, so a retry cannot help."""
         return False
 
     def __repr__(self) -> str:
@@ -76,9 +78,11 @@ class BearerToken:
         self._value = f"Bearer {token}"
 
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+        """``Bearer <token>``, the token as given."""
         return self._value
 
     async def invalidate(self, rejected: str | None) -> bool:
+        """False: a fixed token cannot be renewed, so a retry after a 401 cannot help."""
         return False
 
     def __repr__(self) -> str:
@@ -134,6 +138,10 @@ class OAuthClientCredentials:
         return None if self._token is None else f"Bearer {self._token}"
 
     async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+        """``Bearer <access token>``, first fetching a token when there is none or it is due.
+
+        One token request at a time; callers that waited on one that failed get its error.
+        """
         if self._fresh():
             return self._bearer()
         seen = self._generation
@@ -155,6 +163,7 @@ class OAuthClientCredentials:
         return self._bearer()
 
     async def invalidate(self, rejected: str | None) -> bool:
+        """Drop the token if it is the one the server rejected; True: retry (with a new one)."""
         async with self._lock:
             if rejected is not None and rejected == self._bearer():
                 self._token = None  # the server rejected the current token: fetch another

@@ -111,6 +111,10 @@ class Form(Resource):
 
     @property
     def schema(self) -> Schema:
+        """The form's embedded schema; the form's payload tells where each value goes.
+
+        Built on each access; ProtocolError when the form embeds no schema.
+        """
         raw = self.embedded.get("schema")
         if not isinstance(raw, dict):
             raise ProtocolError("form has no embedded schema")

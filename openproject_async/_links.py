@@ -92,11 +92,13 @@ class Link:
 
     @property
     def href(self) -> str | None:
+        """The target URL or path; None when the link points to no resource (``"href": null``)."""
         value = self.raw.get("href")
         return value if isinstance(value, str) else None
 
     @property
     def method(self) -> str:
+        """The HTTP method, upper-cased and stripped of stray commas; ``GET`` when absent."""
         value = self.raw.get("method")
         if not isinstance(value, str) or not value.strip(" ,"):
             return "GET"
@@ -109,10 +111,12 @@ class Link:
 
     @property
     def templated(self) -> bool:
+        """True when the href needs values: ``templated: true``, or placeholders in the href."""
         return bool(self.raw.get("templated")) or bool(self.href and template_variables(self.href))
 
     @property
     def title(self) -> str | None:
+        """The link's ``title`` (usually the target's name), if any."""
         value = self.raw.get("title")
         return value if isinstance(value, str) else None
 
@@ -124,10 +128,16 @@ class Link:
 
     @property
     def payload(self) -> Any:
+        """The ``payload`` an action link says to send (may hold placeholders), or None."""
         return self.raw.get("payload")
 
     @property
     def undisclosed(self) -> bool:
+        """True when the target exists but the user may not see it.
+
+        OpenProject then sends the href ``urn:openproject-org:api:v3:undisclosed``
+        (:data:`UNDISCLOSED`) instead of the resource's URL.
+        """
         return self.href == UNDISCLOSED
 
     @property

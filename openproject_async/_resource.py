@@ -43,6 +43,7 @@ class Resource:
 
     @property
     def session(self) -> OpenProject:
+        """The :class:`OpenProject` session this resource came from (its links use it)."""
         return self._op
 
     @property
@@ -85,6 +86,7 @@ class Resource:
             ) from None
 
     def get(self, name: str, default: Any = None) -> Any:
+        """A property's value, or ``default`` when the document lacks it (like ``dict.get``)."""
         return self._data.get(name, default)
 
     def __contains__(self, name: object) -> bool:

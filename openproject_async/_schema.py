@@ -82,31 +82,41 @@ class Field:
 
     @property
     def required(self) -> bool:
+        """True when the server needs a value (schema ``required``)."""
         return bool(self.raw.get("required"))
 
     @property
     def writable(self) -> bool:
+        """False when the schema says ``writable: false`` (absent counts as writable)."""
         return bool(self.raw.get("writable", True))
 
     @property
     def has_default(self) -> bool:
+        """True when the server fills in a default if no value is sent (``hasDefault``)."""
         return bool(self.raw.get("hasDefault"))
 
     @property
     def location(self) -> str | None:
+        """The schema's ``location`` (``_links``, ``_meta``...), if any; see :attr:`placement`."""
         value = self.raw.get("location")
         return value if isinstance(value, str) else None
 
     @property
     def is_list(self) -> bool:
+        """True for multi-value fields (type ``[]...``)."""
         return self.type.startswith("[]")
 
     @property
     def is_formattable(self) -> bool:
+        """True for Formattable text, sent as ``{"raw": ...}`` (e.g. ``description``)."""
         return self.base_type == "Formattable"
 
     @property
     def has_allowed_values(self) -> bool:
+        """True when the schema offers ``allowedValues`` as links or embedded resources.
+
+        A value of such a field goes under ``_links``; plain scalar lists do not count.
+        """
         links = self.raw.get("_links")
         embedded = self.raw.get("_embedded")
         return (isinstance(links, Mapping) and "allowedValues" in links) or (

@@ -235,6 +235,7 @@ class OpenProject(Transport):
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran; using the session then raises SessionClosed."""
         return self._closed
 
     def _check_open(self) -> None:
@@ -399,6 +400,7 @@ class OpenProject(Transport):
         self._schemas[str(self.resolve(href))] = doc
 
     def cached_schema(self, href: str) -> _sansio.Document | None:
+        """The schema document cached for ``href`` (resolved), or None when not fetched yet."""
         return self._schemas.get(str(self.resolve(href)))
 
     # -- resources -------------------------------------------------------------------

@@ -353,38 +353,56 @@ class APIError(OpenProjectError):
 
 
 class BadRequest(APIError):
+    """400: the request itself is malformed (its parameters or its body)."""
+
     identifier_suffix = "BadRequest"
 
 
 class InvalidQuery(BadRequest):
+    """400: a collection's ``filters``, ``sortBy``, ``groupBy`` or paging are invalid."""
+
     identifier_suffix = "InvalidQuery"
 
 
 class InvalidRequestBody(BadRequest):
+    """400: the body is not a single JSON object, or not of the expected shape."""
+
     identifier_suffix = "InvalidRequestBody"
 
 
 class InvalidRenderContext(BadRequest):
+    """400: the ``context`` given to a render endpoint (``/api/v3/render/...``) is unusable."""
+
     identifier_suffix = "InvalidRenderContext"
 
 
 class InvalidSignal(BadRequest):
+    """400: a signalling parameter such as ``select`` asks for something not supported."""
+
     identifier_suffix = "InvalidSignal"
 
 
 class InvalidUserStatusTransition(BadRequest):
+    """400: a user's status cannot change that way from its current status."""
+
     identifier_suffix = "InvalidUserStatusTransition"
 
 
 class Unauthenticated(APIError):
+    """401: missing or wrong credentials (also: an OAuth token request was refused)."""
+
     identifier_suffix = "Unauthenticated"
 
 
 class MissingPermission(APIError):
+    """403: the user lacks the permission this request needs."""
+
     identifier_suffix = "MissingPermission"
 
 
 class InsufficientScope(MissingPermission):
+    """403: the OAuth token's scope does not cover this request."""
+
     identifier_suffix = "InsufficientScope"
 
 
@@ -401,34 +419,50 @@ class UpdateConflict(APIError):
 
 
 class TypeNotSupported(APIError):
+    """415: the request's ``Content-Type`` is not one this endpoint accepts."""
+
     identifier_suffix = "TypeNotSupported"
 
 
 class UnprocessableContent(APIError):
+    """422: the request was understood but its content is invalid (base of the below)."""
+
     identifier_suffix = "UnprocessableContent"
 
 
 class PropertyConstraintViolation(UnprocessableContent):
+    """422: a property's value breaks a rule (blank, too long, not allowed...)."""
+
     identifier_suffix = "PropertyConstraintViolation"
 
 
 class PropertyIsReadOnly(UnprocessableContent):
+    """422: the body sets a property that is not writable."""
+
     identifier_suffix = "PropertyIsReadOnly"
 
 
 class PropertyFormatError(UnprocessableContent):
+    """422: a property's value has the wrong format (a date, a duration...)."""
+
     identifier_suffix = "PropertyFormatError"
 
 
 class PropertyMissingError(UnprocessableContent):
+    """422: a required property is missing."""
+
     identifier_suffix = "PropertyMissingError"
 
 
 class ResourceTypeMismatch(UnprocessableContent):
+    """422: a link points to a resource of the wrong type for that property."""
+
     identifier_suffix = "ResourceTypeMismatch"
 
 
 class PropertyValueNotAvailableAnymore(UnprocessableContent):
+    """422: the value was once allowed but is not available any more."""
+
     identifier_suffix = "PropertyValueNotAvailableAnymore"
 
 
@@ -454,34 +488,50 @@ class FormInvalid(UnprocessableContent):
 
 
 class TooManyRequests(APIError):
+    """429: too many requests; ``retry_after`` holds the wait when the server gave one."""
+
     identifier_suffix = "TooManyRequests"
 
 
 class Throttled(TooManyRequests):
+    """429 from OpenProject's rate limit (its ``RateLimit-Reset`` is epoch seconds)."""
+
     identifier_suffix = "Throttled"
 
 
 class InternalServerError(APIError):
+    """500: the server failed; base of the server-side failures below."""
+
     identifier_suffix = "InternalServerError"
 
 
 class MissingEnterpriseToken(InternalServerError):
+    """The feature needs an Enterprise token that the instance does not have."""
+
     identifier_suffix = "MissingEnterpriseToken"
 
 
 class OutboundRequestNotFound(InternalServerError):
+    """A request OpenProject made to another service (e.g. a file storage): not found there."""
+
     identifier_suffix = "OutboundRequest:NotFound"
 
 
 class OutboundRequestForbidden(InternalServerError):
+    """A request OpenProject made to another service (e.g. a file storage): refused there."""
+
     identifier_suffix = "OutboundRequest:Forbidden"
 
 
 class OutboundRequestFailure(InternalServerError):
+    """A request OpenProject made to another service (e.g. a file storage) failed."""
+
     identifier_suffix = "OutboundRequest:Failure"
 
 
 class NotImplementedOnServer(APIError):
+    """501: the server does not implement this (URN suffix ``NotImplemented``)."""
+
     identifier_suffix = "NotImplemented"
 
 

@@ -183,6 +183,12 @@ class CustomField:
 
 @dataclass(slots=True)
 class WorkPackage:
+    """A stored work package; the ``*_id`` fields reference the store's other entities.
+
+    ``custom_values`` maps a custom field id to its value; ``lock_version`` is the API's
+    ``lockVersion``. Handlers render it per request, so changes show at once.
+    """
+
     id: int
     project_id: int
     type_id: int
@@ -329,16 +335,19 @@ class Store:
     # -- ids ---------------------------------------------------------------------------------
 
     def next_id(self, kind: str) -> int:
+        """Allocate the next id of ``kind`` (``"work_package"``, ``"activity"``...)."""
         value = self._next.get(kind, 0) + 1
         self._next[kind] = value
         return value
 
     def bump_id(self, kind: str, at_least: int) -> None:
+        """Make ``next_id(kind)`` answer more than ``at_least`` (after storing an explicit id)."""
         self._next[kind] = max(self._next.get(kind, 0), at_least)
 
     # -- lookups -----------------------------------------------------------------------------
 
     def user_by_login(self, login: str) -> User:
+        """The user with ``login`` (KeyError if there is none)."""
         for user in self.users.values():
             if user.login == login:
                 return user
@@ -354,15 +363,19 @@ class Store:
         return None
 
     def default_status(self) -> Status:
+        """The status new work packages get (``is_default``)."""
         return next(s for s in self.statuses.values() if s.is_default)
 
     def default_priority(self) -> Priority:
+        """The priority new work packages get (``is_default``)."""
         return next(p for p in self.priorities.values() if p.is_default)
 
     def open_status_ids(self) -> frozenset[int]:
+        """Ids of the statuses that are not closed (the ``o``/``c`` status filter operators)."""
         return frozenset(s.id for s in self.statuses.values() if not s.is_closed)
 
     def custom_fields_for(self, project_id: int | None, type_id: int | None) -> list[CustomField]:
+        """The custom fields enabled for this project and type ([] when either is None)."""
         if project_id is None or type_id is None:
             return []
         combo = (project_id, type_id)
@@ -371,6 +384,11 @@ class Store:
     # -- permissions -------------------------------------------------------------------------
 
     def permissions(self, user: User, project_id: int) -> frozenset[str]:
+        """The user's permissions in a project.
+
+        All for admins, the member role's otherwise; none for non-members and in unknown or
+        archived (inactive) projects.
+        """
         project = self.projects.get(project_id)
         if project is None or not project.active:
             return NO_PERMISSIONS
@@ -382,15 +400,19 @@ class Store:
         return self.roles[role_id].permissions
 
     def allowed(self, user: User, permission: str, project_id: int) -> bool:
+        """Whether ``user`` has ``permission`` in the project."""
         return permission in self.permissions(user, project_id)
 
     def visible_project_ids(self, user: User) -> set[int]:
+        """Ids of the projects whose work packages ``user`` may see (``view_work_packages``)."""
         return {p for p in self.projects if VIEW_WP in self.permissions(user, p)}
 
     def projects_allowing(self, user: User, permission: str) -> list[Project]:
+        """The projects in which ``user`` has ``permission``."""
         return [p for p in self.projects.values() if self.allowed(user, permission, p.id)]
 
     def assignable_user_ids(self, project_id: int) -> list[int]:
+        """Active members whose role may be assigned work (``work_package_assigned``), sorted."""
         project = self.projects.get(project_id)
         if project is None:
             return []
@@ -401,15 +423,18 @@ class Store:
         )
 
     def member_user_ids(self, project_id: int) -> list[int]:
+        """Ids of the project's members, sorted ([] for an unknown project)."""
         project = self.projects.get(project_id)
         return sorted(project.members) if project else []
 
     # -- work package tree -------------------------------------------------------------------
 
     def children_of(self, wp_id: int) -> list[int]:
+        """Ids of the direct children of a work package (the live list; [] when none)."""
         return self.children.get(wp_id, [])
 
     def ancestors_of(self, wp: WorkPackage) -> list[WorkPackage]:
+        """The parent chain of ``wp``, root first (stops at a missing parent or a cycle)."""
         result: list[WorkPackage] = []
         parent_id = wp.parent_id
         seen = {wp.id}
@@ -424,6 +449,10 @@ class Store:
         return result
 
     def set_parent(self, wp: WorkPackage, parent_id: int | None) -> None:
+        """Move ``wp`` under ``parent_id`` (None: top level), keeping ``children`` in step.
+
+        No checks (cycles, permissions) and no ``lock_version`` change.
+        """
         if wp.parent_id is not None:
             siblings = self.children.get(wp.parent_id)
             if siblings and wp.id in siblings:
@@ -437,6 +466,10 @@ class Store:
     # -- work package mutation (used by handlers and by the FakeOpenProject helpers) ----------
 
     def add_work_package(self, wp: WorkPackage) -> WorkPackage:
+        """Store ``wp`` and return it; an id <= 0 gets a new one.
+
+        It is put under its ``parent_id`` and gets its creation journal.
+        """
         if wp.id <= 0:
             wp.id = self.next_id("work_package")
         else:
@@ -449,6 +482,10 @@ class Store:
         return wp
 
     def remove_work_package(self, wp_id: int) -> WorkPackage | None:
+        """Delete a work package; returns it, or None if there was none.
+
+        Its relations, attachments and journals go too; its children become top-level.
+        """
         wp = self.work_packages.pop(wp_id, None)
         if wp is None:
             return None
@@ -466,6 +503,10 @@ class Store:
         return wp
 
     def touch(self, wp: WorkPackage, at: datetime | None = None) -> None:
+        """Record a change: bump ``lock_version`` and move ``updated_at`` forward.
+
+        To ``at`` (default: now), or just past the old value if that is not later.
+        """
         wp.lock_version += 1
         now = at or utcnow()
         # keep updatedAt strictly increasing even within one clock tick
@@ -491,6 +532,10 @@ class Store:
         internal: bool = False,
         at: datetime | None = None,
     ) -> Activity:
+        """Append an activity (``comment`` and change ``details``) to ``wp``; returns it.
+
+        A comment also moves the work package's ``updated_at`` (not ``lock_version``).
+        """
         journals = self.journals_of(wp)
         when = at or utcnow()
         if comment:
@@ -529,4 +574,5 @@ class Store:
     # -- iteration ---------------------------------------------------------------------------
 
     def iter_work_packages(self) -> Iterator[WorkPackage]:
+        """Every stored work package, in insertion order."""
         return iter(self.work_packages.values())

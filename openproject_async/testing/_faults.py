@@ -62,9 +62,11 @@ class Fault:
 
     @property
     def exhausted(self) -> bool:
+        """True once a ``times`` rule has injected that many faults (it then never fires)."""
         return self.times is not None and self.injected >= self.times
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether a request meets ``method`` and ``path`` (``rate`` and ``times`` aside)."""
         if self.method is not None and self.method.upper() != method.upper():
             return False
         return not (self._pattern is not None and not self._pattern.search(path))
@@ -81,6 +83,11 @@ class Fault:
 
 @dataclass(frozen=True)
 class InjectedFault:
+    """One entry of ``server.faults.log``: which kind of fault hit which request, when.
+
+    ``status`` is the HTTP status sent (``status`` and ``throttle`` faults), ``at`` epoch seconds.
+    """
+
     kind: str
     method: str
     path: str
@@ -96,10 +103,12 @@ class FaultSet:
         self.log: list[InjectedFault] = []
 
     def add(self, fault: Fault) -> Fault:
+        """Activate a rule (after the others); returns it, to ``remove`` or read it later."""
         self.rules.append(fault)
         return fault
 
     def remove(self, fault: Fault) -> None:
+        """Deactivate a rule (ValueError when it is not active)."""
         self.rules.remove(fault)
 
     def clear(self) -> None:
@@ -107,6 +116,7 @@ class FaultSet:
         self.rules.clear()
 
     def reset_log(self) -> None:
+        """Forget the injected faults (the rules stay)."""
         self.log.clear()
 
     @property
@@ -115,9 +125,11 @@ class FaultSet:
         return len(self.log)
 
     def count(self, kind: str | None = None) -> int:
+        """How many faults were injected so far, of ``kind`` or of any kind."""
         return sum(1 for f in self.log if kind is None or f.kind == kind)
 
     def pick(self, method: str, path: str) -> Fault | None:
+        """The first rule that faults this request (logged), or None; asked once per request."""
         for rule in self.rules:
             if rule.fire(method, path):
                 status = (

@@ -47,6 +47,7 @@ class RecordedRequest:
     peer: tuple[str, int] | None = None
 
     def json(self) -> Any:
+        """The body parsed as JSON (None when the body is empty)."""
         return orjson.loads(self.body) if self.body else None
 
 

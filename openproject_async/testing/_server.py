@@ -80,6 +80,10 @@ class FakeOpenProject:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> Self:
+        """Start serving (``port=0`` picks a free port, then stored in ``port``); returns self.
+
+        Does nothing when already running.
+        """
         if self._runner is not None:
             return self
         state = self._state
@@ -99,6 +103,7 @@ class FakeOpenProject:
         return self
 
     async def close(self) -> None:
+        """Stop serving; requests held by ``hang`` faults are released. Idempotent."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
@@ -120,6 +125,7 @@ class FakeOpenProject:
 
     @property
     def origin(self) -> str:
+        """``http://host:port``: the server URL without ``base_path``."""
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -129,10 +135,12 @@ class FakeOpenProject:
 
     @property
     def api_url(self) -> str:
+        """The API root: :attr:`url` + ``/api/v3``."""
         return self.url + "/api/v3"
 
     @property
     def base_path(self) -> str:
+        """The sub-path every route and href starts with (``""`` when not emulated)."""
         return self.config.base_path
 
     @property
@@ -148,6 +156,7 @@ class FakeOpenProject:
 
     @property
     def api_key(self) -> str:
+        """The ``admin`` user's API key (Basic auth, username ``apikey``)."""
         return self.api_keys["admin"]
 
     @property
@@ -158,14 +167,17 @@ class FakeOpenProject:
 
     @property
     def api_token(self) -> str:
+        """The ``admin`` user's ``opapi-...`` API token (``Authorization: Bearer``)."""
         return self.api_tokens["admin"]
 
     @property
     def oauth_client_id(self) -> str:
+        """Client id of the seeded OAuth application (client credentials; acts as ``admin``)."""
         return next(iter(self.store.oauth_apps.values())).client_id
 
     @property
     def oauth_client_secret(self) -> str:
+        """Client secret of the seeded OAuth application (see :attr:`oauth_client_id`)."""
         return next(iter(self.store.oauth_apps.values())).client_secret
 
     def auth_header(self, login: str = "admin") -> dict[str, str]:
@@ -188,13 +200,16 @@ class FakeOpenProject:
 
     @property
     def faults(self) -> FaultSet:
+        """The fault rules and the log of injected faults; ``faults.add(Fault(...))``."""
         return self._state.faults
 
     @property
     def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (the live list)."""
         return self._state.requests
 
     def clear_requests(self) -> None:
+        """Forget the recorded :attr:`requests`."""
         self._state.requests.clear()
 
     @property
@@ -204,13 +219,16 @@ class FakeOpenProject:
 
     @property
     def active_requests(self) -> int:
+        """How many requests are being handled right now (queued ones excluded)."""
         return self._state.active
 
     def reset_stats(self) -> None:
+        """Restart :attr:`peak_concurrency` from the number of requests being handled now."""
         self._state.peak_concurrency = self._state.active
 
     @property
     def max_page_size(self) -> int:
+        """The ``pageSize`` cap (``Setting.apiv3_max_page_size``); can be set while running."""
         return self.config.max_page_size
 
     @max_page_size.setter
@@ -219,6 +237,7 @@ class FakeOpenProject:
 
     @property
     def latency(self) -> float:
+        """Seconds added to every request, spent holding a worker; can be set while running."""
         return self.config.latency
 
     @latency.setter
@@ -227,6 +246,7 @@ class FakeOpenProject:
 
     @property
     def latency_per_element(self) -> float:
+        """Seconds added per rendered collection element; can be set while running."""
         return self.config.latency_per_element
 
     @latency_per_element.setter
@@ -235,10 +255,15 @@ class FakeOpenProject:
 
     @property
     def notifications_sent(self) -> int:
+        """How many writes would have notified users (``notify`` not set to false).
+
+        Counted: creates, updates that change something, comments and custom actions.
+        """
         return self.store.notifications_sent
 
     @property
     def notifications_suppressed(self) -> int:
+        """How many such writes were sent with ``notify=false`` (no notification)."""
         return self.store.notifications_suppressed
 
     # -- direct data mutation (no HTTP) ------------------------------------------------------
@@ -285,6 +310,11 @@ class FakeOpenProject:
         return store.add_work_package(wp).id
 
     def delete_work_package(self, wp_id: int) -> None:
+        """Delete a work package directly, as another user would (KeyError if there is none).
+
+        Its relations, attachments and journals go too; its children become top-level
+        (unlike ``DELETE``, which removes descendants).
+        """
         if self.store.remove_work_package(wp_id) is None:
             raise KeyError(wp_id)
 
@@ -305,6 +335,7 @@ class FakeOpenProject:
         return wp.lock_version
 
     def work_package(self, wp_id: int) -> WorkPackage:
+        """The stored work package ``wp_id`` (the live object; KeyError if there is none)."""
         return self.store.work_packages[wp_id]
 
     def __repr__(self) -> str:
