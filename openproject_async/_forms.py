@@ -4,15 +4,11 @@ The flow of the usage guide: POST the form with your values, read the embedded s
 and ``validationErrors``, commit through the ``commit`` link (present exactly when the
 form is valid — the server decides, the client never second-guesses it).
 
-Where a value goes comes from the schema (:attr:`Field.placement`): a field with
-``location: "_links"``, a field the form's payload keeps under ``_links``, a field with
-allowed values, or a field of a resource type (``User``, ``Project``...) goes under
-``_links`` as ``{"href": ...}``; ``location: "_meta"`` under ``_meta``; everything else at
-the root, Formattables as ``{"raw": ...}``. Values for link fields may be a resource, a
-:class:`Link`, an href, ``None`` (unset) or the *name* of an allowed value
+Where each value goes is decided by the schema (``_placement``). Values for link fields may
+be a resource, a :class:`Link`, an href, ``None`` (unset) or the *name* of an allowed value
 (``type="Task"``, ``assignee="Dana Developer"``). Fields may be named by key
 (``customField3``), by the schema's human name (``"Story points"``) or in snake_case
-(``start_date``).
+(``start_date``). Custom actions are in ``_custom_actions``.
 
 What a commit sends: the body the form was last validated with (your changes, placed,
 plus ``lockVersion`` for updates) — not the whole ``payload``. The server validated exactly
@@ -25,19 +21,18 @@ you fetched yourself) commits its ``payload``, as the usage guide describes.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from . import _body, _sansio
+from . import _sansio
 from ._links import Link
+from ._placement import merge, place, references_only, values_of
 from ._resource import Resource
 from ._retry import is_form_url
-from ._schema import ChoiceMemo, Field, Schema, load_schema
+from ._schema import ChoiceMemo, Schema, load_schema
 from .errors import (
-    ActionUnavailable,
     APIError,
     FormInvalid,
     PropertyFormatError,
@@ -51,39 +46,10 @@ from .errors import (
 if TYPE_CHECKING:
     from ._session import OpenProject
 
-# Keys that name link fields on OpenProject's own resources. Used only to decide what to
-# send in the very first request of a create form (before any schema is known): a string
-# given for one of these is the name of an allowed value, not a scalar.
-_LINK_KEYS = frozenset(
-    {
-        "type",
-        "status",
-        "priority",
-        "project",
-        "assignee",
-        "responsible",
-        "version",
-        "category",
-        "parent",
-        "budget",
-        "user",
-        "principal",
-        "activity",
-        "workPackage",
-        "definingProject",
-        "roles",
-    }
-)
-
-# Keys of Formattable properties on OpenProject's own resources (first request only).
-_FORMATTABLE_KEYS = frozenset({"description", "comment", "statusExplanation"})
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_ROUNDS = 4
 
 MergeResult = dict[str, Any] | None
 MergeCallback = Callable[[Resource, dict[str, Any]], MergeResult | Awaitable[MergeResult]]
-
 
 
 class Form(Resource):
@@ -152,7 +118,7 @@ class Form(Resource):
         link = self.link("validate") if self.can("validate") else self.link("self")
         if isinstance(link, list) or link.href is None:
             raise ProtocolError("form has no validate/self link to post to")
-        values = _values_of(changes, fields)
+        values = values_of(changes, fields)
         if self._sent is None:
             base, merged = dict(self.payload), values
         else:
@@ -179,110 +145,6 @@ def _as_form(op: OpenProject, doc: Any) -> Form:
     return wrapped
 
 
-def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if key in ("_links", "_meta") and isinstance(value, Mapping):
-            merged = dict(out.get(key) or {})
-            merged.update(value)
-            out[key] = merged
-        else:
-            out[key] = value
-    return out
-
-
-def _values_of(values: Mapping[str, Any], fields: Mapping[str, Any] | None) -> dict[str, Any]:
-    out = dict(values)
-    if fields is not None:
-        if not isinstance(fields, Mapping):
-            raise TypeError(f"fields= must be a mapping of field names to values, got {fields!r}")
-        out.update(fields)
-    return out
-
-
-def _guess(name: str, value: Any) -> str | None:
-    """Placement before any schema is known: only what is certain, else None (wait)."""
-    if not _IDENTIFIER.match(name):
-        return None  # a human name: needs the schema
-    if _body.is_reference(value) or _body.looks_like_href(value):
-        return "_links"
-    if isinstance(value, str) and (name in _LINK_KEYS or name.startswith("customField")):
-        return None  # probably the name of an allowed value
-    if name in _FORMATTABLE_KEYS and isinstance(value, str):
-        return "formattable"
-    if value is None or name in _LINK_KEYS:
-        return None
-    return "root"
-
-
-async def place(
-    schema: Schema | None,
-    values: Mapping[str, Any],
-    pending: dict[str, Any] | None = None,
-    *,
-    memo: ChoiceMemo | None = None,
-) -> dict[str, Any]:
-    """A request body for ``values``, placed by ``schema``.
-
-    Names the schema does not have go to ``pending`` when given (a project or type change
-    may add them), else raise UnknownField listing the schema's fields. Without a schema
-    only certain placements are made (references under ``_links``, scalars of identifier
-    names at the root); the rest goes to ``pending``.
-    """
-    body: dict[str, Any] = {}
-    for name, value in values.items():
-        if name in ("_links", "_meta") and isinstance(value, Mapping):
-            body = _merge(body, {name: value})
-            continue
-        field = schema.find(name) if schema is not None else None
-        if field is None:
-            if pending is None:
-                if schema is None:
-                    raise UnknownField(name, ["(no schema known)"])
-                raise UnknownField(name, schema.available())
-            where = _guess(name, value) if schema is None else None
-            if where is None:
-                pending[name] = value
-            elif where == "_links":
-                body.setdefault("_links", {})[_body.camel(name)] = _body.link_value(value)
-            elif where == "formattable":
-                body[_body.camel(name)] = {"raw": value}
-            else:
-                body[_body.camel(name)] = _body.scalar(value)
-            continue
-        where = field.placement
-        if where == "_links":
-            body.setdefault("_links", {})[field.key] = await _link_for(field, value, memo)
-        elif where == "_meta":
-            body.setdefault("_meta", {})[field.key] = _root_value(field, value)
-        else:
-            body[field.key] = _root_value(field, value)
-    return body
-
-
-async def _link_for(field: Field, value: Any, memo: ChoiceMemo | None) -> Any:
-    if isinstance(value, list | tuple):
-        return [await _link_for(field, v, memo) for v in value]
-    if isinstance(value, str) and not _body.looks_like_href(value):
-        return {"href": await field._choose(value, memo)}
-    if isinstance(value, bool | int | float):
-        raise TypeError(
-            f"{field.name} ({field.key}) takes a link: give a resource, a Link, an href, "
-            f"None or the name of an allowed value, not {value!r}"
-        )
-    return _body.link_value(value)
-
-
-def _root_value(field: Field, value: Any) -> Any:
-    if field.is_formattable:
-        if isinstance(value, str) or value is None:
-            return {"raw": value}
-        return value
-    if field.base_type == "Date" and hasattr(value, "date") and callable(value.date):
-        value = value.date()  # a datetime for a Date field: its date
-    return _body.scalar(value)
-
-
 async def _negotiate(
     op: OpenProject,
     href: str,
@@ -297,7 +159,7 @@ async def _negotiate(
     """
     memo: ChoiceMemo = {}
     pending: dict[str, Any] = {}
-    body = _merge(base, await place(schema, values, pending, memo=memo))
+    body = merge(base, await place(schema, values, pending, memo=memo))
     guessed = schema is None
     for _round in range(_MAX_ROUNDS):
         try:
@@ -307,12 +169,12 @@ async def _negotiate(
                 raise
             # a placement made without a schema was wrong: ask with the certain part only
             guessed = False
-            body = _merge(base, _references_only(values))
+            body = merge(base, references_only(values))
             continue
         guessed = False
         form_schema = form.schema
         pending = {}
-        wanted = _merge(base, await place(form_schema, values, pending, memo=memo))
+        wanted = merge(base, await place(form_schema, values, pending, memo=memo))
         if wanted == body:
             if pending:
                 raise UnknownField(next(iter(pending)), form_schema.available())
@@ -324,15 +186,6 @@ async def _negotiate(
         f"the form at {href} did not settle after {_MAX_ROUNDS} requests "
         "(each answer's schema placed the values differently)"
     )
-
-
-def _references_only(values: Mapping[str, Any]) -> dict[str, Any]:
-    links = {
-        _body.camel(k): _body.link_value(v)
-        for k, v in values.items()
-        if _IDENTIFIER.match(k) and (_body.is_reference(v) or _body.looks_like_href(v))
-    }
-    return {"_links": links} if links else {}
 
 
 def _remember_schema(op: OpenProject, form: Form) -> None:
@@ -385,7 +238,7 @@ async def open_form(
     """
     link = _form_link(resource, rel)
     base: dict[str, Any] = {}
-    values = _values_of(values, fields)
+    values = values_of(values, fields)
     if _is_update_of(resource, link) and "lockVersion" in resource and "lockVersion" not in values:
         base["lockVersion"] = resource["lockVersion"]
     schema: Schema | None = None
@@ -421,7 +274,7 @@ async def submit(
     """
     if retry_conflicts < 0:
         raise ValueError("retry_conflicts must be 0 or more")
-    all_values = _values_of(values, fields)
+    all_values = values_of(values, fields)
     if merge is not None and not retry_conflicts:
         raise TypeError("merge= is called after a conflict: give retry_conflicts=N (N >= 1)")
     if retry_conflicts:
@@ -448,61 +301,3 @@ async def submit(
                     raise
                 all_values = dict(result)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def execute_custom_action(
-    work_package: Resource, action: Any, *, notify: bool | None = None, retry_conflicts: int = 0
-) -> Any:
-    """Run a custom action (title, CustomAction resource, Link or href) on ``work_package``.
-
-    Posts ``{"lockVersion": n, "_links": {"workPackage": {"href": ...}}}`` to the action's
-    ``executeImmediately`` link; ``retry_conflicts=N`` re-reads the work package after a
-    409 and runs the action again (custom actions set fixed values).
-    """
-    if retry_conflicts < 0:
-        raise ValueError("retry_conflicts must be 0 or more")
-    custom = await _custom_action(work_package, action)
-    current = work_package
-    for attempt in range(retry_conflicts + 1):
-        try:
-            return await custom.action("executeImmediately", work_package=current, notify=notify)
-        except UpdateConflict:
-            if attempt >= retry_conflicts:
-                raise
-            current = await current.refresh()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _custom_action(work_package: Resource, action: Any) -> Resource:
-    op = work_package.session
-    if isinstance(action, Resource):
-        return action
-    if isinstance(action, Link) or _body.looks_like_href(action):
-        href = action.href if isinstance(action, Link) else str(action)
-    elif isinstance(action, str):
-        listed = work_package.links.get("customActions")
-        links = listed if isinstance(listed, list) else []
-        wanted = action.casefold()
-        matches = [lk for lk in links if (lk.title or "").casefold() == wanted and lk.href]
-        if not matches:
-            raise ActionUnavailable(
-                action,
-                resource=repr(work_package),
-                actions=[lk.title or lk.href or "?" for lk in links],
-            )
-        href = matches[0].href
-    else:
-        raise TypeError(
-            "give the custom action as its title, a CustomAction resource, a Link or an href, "
-            f"not {type(action).__name__}"
-        )
-    if not href:
-        raise ProtocolError("the custom action link has no href")
-    embedded = work_package.embedded.get("customActions")
-    for doc in embedded if isinstance(embedded, list) else []:
-        if isinstance(doc, dict) and doc.get("_links", {}).get("self", {}).get("href") == href:
-            return Resource(op, doc)
-    fetched = await op.get(href)
-    if not isinstance(fetched, Resource):
-        raise ProtocolError(f"the custom action at {href} is not a resource")
-    return fetched

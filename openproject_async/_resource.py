@@ -384,7 +384,7 @@ class Resource:
         copy raises UpdateConflict unless ``retry_conflicts=N`` re-reads and runs it again
         (custom actions set fixed values, so that is safe).
         """
-        from ._forms import execute_custom_action
+        from ._custom_actions import execute_custom_action
 
         return await execute_custom_action(
             self, action, notify=notify, retry_conflicts=retry_conflicts
