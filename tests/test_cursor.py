@@ -79,8 +79,12 @@ async def test_a_cursor_that_leads_back_is_a_protocol_error(
     first = await op.get(NOTES)
     assert isinstance(first, Collection)
     seen: list[int] = []
-    with pytest.raises(ProtocolError, match="leads back to a page already read"):
+
+    async def read_all() -> None:
         async for n in first:
             seen.append(n["id"])
+
+    with pytest.raises(ProtocolError, match="leads back to a page already read"):
+        await read_all()
     assert seen == [1, 2]
     assert len(mocked.requests[("GET", URL(f"{BASE}{NOTES}?cursor=c2"))]) == 1
