@@ -8,7 +8,6 @@ from email.parser import BytesHeaderParser
 import orjson
 from aiohttp import web
 
-from . import _render as r
 from . import _render_wp as rw
 from ._data import (
     EDIT_WP,
@@ -23,13 +22,13 @@ from ._errors import (
     not_found,
 )
 from ._http import (
-    count_elements,
+    collection_response,
     ctx_of,
     hal,
     int_param,
 )
 from ._render import Ctx
-from ._workpackages import visible_wp
+from ._workpackages import permitted_wp, visible_wp
 
 # ---------------------------------------------------------------------------------------------
 # Attachments
@@ -119,15 +118,12 @@ async def list_wp_attachments(request: web.Request) -> web.Response:
     items = [
         rw.attachment(ctx, a) for a in ctx.store.attachments.values() if a.container_id == wp.id
     ]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/attachments"))
+    return collection_response(request, items, f"{ctx.api}/work_packages/{wp.id}/attachments")
 
 
 async def add_wp_attachment(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("add attachments to this work package")
+    wp = permitted_wp(ctx, int_param(request), EDIT_WP, "add attachments to this work package")
     attachment = await _upload(request, wp)
     ctx.store.touch(wp)
     ctx.store.journal(wp, ctx.user.id, comment="", details=[f"File {attachment.file_name} added"])

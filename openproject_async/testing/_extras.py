@@ -26,18 +26,17 @@ from ._errors import (
     resource_type_mismatch,
 )
 from ._http import (
-    count_elements,
+    collection_response,
     ctx_of,
     hal,
     int_param,
     json_body,
     record_notification,
     required_json_body,
-    state_of,
 )
-from ._query import page_params, paginated, parse_filter_list, render_filters
+from ._query import paged_collection, parse_filter_list, render_filters
 from ._render import Ctx, JsonDict
-from ._workpackages import visible_wp
+from ._workpackages import permitted_wp, visible_wp
 from ._writes import parse_href
 
 # ---------------------------------------------------------------------------------------------
@@ -46,13 +45,12 @@ from ._writes import parse_href
 
 async def list_watchers(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(VIEW_WATCHERS, wp.project_id):
-        raise missing_permission("view the watchers of this work package")
+    wp = permitted_wp(
+        ctx, int_param(request), VIEW_WATCHERS, "view the watchers of this work package"
+    )
     users = [ctx.store.users[u] for u in wp.watcher_ids if u in ctx.store.users]
     items = [r.user(ctx, u) for u in users]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/watchers"))
+    return collection_response(request, items, f"{ctx.api}/work_packages/{wp.id}/watchers")
 
 
 async def add_watcher(request: web.Request) -> web.Response:
@@ -100,27 +98,14 @@ async def remove_watcher(request: web.Request) -> web.Response:
 async def available_watchers(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     store = ctx.store
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(ADD_WATCHERS, wp.project_id):
-        raise missing_permission("add watchers to this work package")
+    wp = permitted_wp(ctx, int_param(request), ADD_WATCHERS, "add watchers to this work package")
     users = [
         u
         for u in store.users.values()
         if u.id not in wp.watcher_ids and store.permissions(u, wp.project_id)
     ]
-    state = state_of(request)
-    page, size = page_params(request.query, state.config.max_page_size)
-    doc = paginated(
-        "Collection",
-        lambda a, b: [r.user(ctx, u) for u in users[a:b]],
-        len(users),
-        f"{ctx.api}/work_packages/{wp.id}/available_watchers",
-        {},
-        page,
-        size,
-    )
-    count_elements(request, doc["count"])
-    return hal(doc)
+    href = f"{ctx.api}/work_packages/{wp.id}/available_watchers"
+    return hal(paged_collection(request, users, lambda u: r.user(ctx, u), href, {}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,8 +116,7 @@ async def list_activities(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
     items = [rw.activity(ctx, a) for a in ctx.store.journals_of(wp)]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/activities"))
+    return collection_response(request, items, f"{ctx.api}/work_packages/{wp.id}/activities")
 
 
 def _comment_text(body: JsonDict) -> str:
@@ -143,9 +127,7 @@ def _comment_text(body: JsonDict) -> str:
 
 async def add_comment(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(ADD_NOTES, wp.project_id):
-        raise missing_permission("add comments to this work package")
+    wp = permitted_wp(ctx, int_param(request), ADD_NOTES, "add comments to this work package")
     body = await json_body(request)
     text = _comment_text(body)
     if not text.strip():
@@ -200,12 +182,17 @@ async def patch_activity(request: web.Request) -> web.Response:
 
 def _visible_relation(ctx: Ctx, relation_id: int) -> Relation:
     relation = ctx.store.relations.get(relation_id)
-    if relation is None:
+    if relation is None or not _both_visible(ctx, relation):
         raise not_found("relation")
-    for wid in (relation.from_id, relation.to_id):
-        wp = ctx.store.work_packages.get(wid)
-        if wp is None or not ctx.can_see_wp(wp):
-            raise not_found("relation")
+    return relation
+
+
+def _managed_relation(ctx: Ctx, relation_id: int) -> Relation:
+    """A relation the user may change: rights are checked on its ``from`` work package."""
+    relation = _visible_relation(ctx, relation_id)
+    source = ctx.store.work_packages[relation.from_id]
+    if not ctx.can(MANAGE_RELATIONS, source.project_id):
+        raise missing_permission("manage relations of this work package")
     return relation
 
 
@@ -217,8 +204,7 @@ async def list_wp_relations(request: web.Request) -> web.Response:
         for rel in rw.relations_of(ctx.store, wp.id)
         if _both_visible(ctx, rel)
     ]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/work_packages/{wp.id}/relations"))
+    return collection_response(request, items, f"{ctx.api}/work_packages/{wp.id}/relations")
 
 
 def _both_visible(ctx: Ctx, rel: Relation) -> bool:
@@ -247,19 +233,12 @@ async def list_relations(request: web.Request) -> web.Response:
             rels = [rel for rel in rels if (rel.type in values) == (op == "=")]
         else:
             raise invalid_query(f"Filters {name} filter does not exist.")
-    state = state_of(request)
-    page, size = page_params(request.query, state.config.max_page_size)
-    doc = paginated(
-        "Collection",
-        lambda a, b: [rw.relation(ctx, rel) for rel in rels[a:b]],
-        len(rels),
-        f"{ctx.api}/relations",
-        {"filters": render_filters(filters)},
-        page,
-        size,
+    params = {"filters": render_filters(filters)}
+    return hal(
+        paged_collection(
+            request, rels, lambda rel: rw.relation(ctx, rel), f"{ctx.api}/relations", params
+        )
     )
-    count_elements(request, doc["count"])
-    return hal(doc)
 
 
 def _relation_fields(body: JsonDict) -> tuple[str | None, int | None, str | None]:
@@ -281,9 +260,9 @@ def _relation_fields(body: JsonDict) -> tuple[str | None, int | None, str | None
 async def create_relation(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     store = ctx.store
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(MANAGE_RELATIONS, wp.project_id):
-        raise missing_permission("manage relations of this work package")
+    wp = permitted_wp(
+        ctx, int_param(request), MANAGE_RELATIONS, "manage relations of this work package"
+    )
     body = await json_body(request)
     rel_type, lag, description = _relation_fields(body)
     links = body.get("_links")
@@ -331,10 +310,7 @@ async def get_relation(request: web.Request) -> web.Response:
 
 async def patch_relation(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    relation = _visible_relation(ctx, int_param(request))
-    source = ctx.store.work_packages[relation.from_id]
-    if not ctx.can(MANAGE_RELATIONS, source.project_id):
-        raise missing_permission("manage relations of this work package")
+    relation = _managed_relation(ctx, int_param(request))
     body = await json_body(request)
     rel_type, lag, description = _relation_fields(body)
     if rel_type is not None:
@@ -348,10 +324,7 @@ async def patch_relation(request: web.Request) -> web.Response:
 
 async def delete_relation(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    relation = _visible_relation(ctx, int_param(request))
-    source = ctx.store.work_packages[relation.from_id]
-    if not ctx.can(MANAGE_RELATIONS, source.project_id):
-        raise missing_permission("manage relations of this work package")
+    relation = _managed_relation(ctx, int_param(request))
     del ctx.store.relations[relation.id]
     return web.Response(status=204)
 
@@ -371,19 +344,15 @@ async def relation_candidates(request: web.Request) -> web.Response:
         and other.project_id == wp.project_id
         and (not needle or needle in other.subject.casefold() or needle == str(other.id))
     ]
-    state = state_of(request)
-    page, size = page_params(request.query, state.config.max_page_size)
     params = {k: v for k, v in request.query.items() if k in ("query", "type")}
-    doc = paginated(
-        "WorkPackageCollection",
-        lambda a, b: [rw.work_package(ctx, c) for c in candidates[a:b]],
-        len(candidates),
+    doc = paged_collection(
+        request,
+        candidates,
+        lambda c: rw.work_package(ctx, c),
         f"{ctx.api}/work_packages/{wp.id}/available_relation_candidates",
         params,
-        page,
-        size,
+        "WorkPackageCollection",
     )
-    count_elements(request, doc["count"])
     return hal(doc)
 
 

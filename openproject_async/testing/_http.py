@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from ._data import Store
-from ._errors import ApiError, invalid_body
+from ._errors import ApiError, invalid_body, not_found
 from ._faults import FaultSet
-from ._render import Ctx, JsonDict
+from ._render import Ctx, JsonDict, collection
 
 HAL_JSON = "application/hal+json"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -103,6 +106,12 @@ def count_elements(request: web.Request, n: int) -> None:
     request[ELEMENTS_KEY] = request.get(ELEMENTS_KEY, 0) + n
 
 
+def collection_response(request: web.Request, elements: list[JsonDict], href: str) -> web.Response:
+    """An unpaginated collection, its elements counted for the latency middleware."""
+    count_elements(request, len(elements))
+    return hal(collection(elements, href))
+
+
 async def json_body(request: web.Request) -> JsonDict:
     """The request body as a JSON object; an empty body counts as ``{}``."""
     raw = await request.read()
@@ -146,3 +155,11 @@ def int_param(request: web.Request, name: str = "id") -> int:
     if not value.isdigit():
         raise ApiError(404, "NotFound", "The requested resource could not be found.")
     return int(value)
+
+
+def by_id(request: web.Request, items: Mapping[int, T], what: str) -> T:
+    """The item the URL's ``id`` names, or the 404 the real server gives for ``what``."""
+    item = items.get(int_param(request))
+    if item is None:
+        raise not_found(what)
+    return item

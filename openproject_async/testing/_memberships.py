@@ -7,8 +7,8 @@ from aiohttp import web
 from . import _render as r
 from ._data import VIEW_WP, Project, Role, User
 from ._errors import invalid_query, not_found
-from ._http import count_elements, ctx_of, hal, int_param, state_of
-from ._query import page_params, paginated, parse_filter_list, render_filters
+from ._http import by_id, ctx_of, hal, int_param, state_of
+from ._query import page_params, paged_collection, paginated, parse_filter_list, render_filters
 from ._render import Ctx, JsonDict
 
 
@@ -64,20 +64,9 @@ async def list_memberships(request: web.Request) -> web.Response:
         ids = {int(v) for v in values if v.isdigit()}
         index = {"project": 0, "principal": 1, "role": 2}[name]
         items = [m for m in items if (m[index].id in ids) == (op == "=")]
-    state = state_of(request)
-    page, size = page_params(request.query, state.config.max_page_size)
     params = {"filters": render_filters(filters)} if filters is not None else {}
-    doc = paginated(
-        "Collection",
-        lambda a, b: [_membership(ctx, *m) for m in items[a:b]],
-        len(items),
-        f"{ctx.api}/memberships",
-        params,
-        page,
-        size,
-    )
-    count_elements(request, doc["count"])
-    return hal(doc)
+    href = f"{ctx.api}/memberships"
+    return hal(paged_collection(request, items, lambda m: _membership(ctx, *m), href, params))
 
 
 async def get_membership(request: web.Request) -> web.Response:
@@ -91,10 +80,7 @@ async def get_membership(request: web.Request) -> web.Response:
 
 async def get_role(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    role = ctx.store.roles.get(int_param(request))
-    if role is None:
-        raise not_found("role")
-    return hal(_role(ctx, role))
+    return hal(_role(ctx, by_id(request, ctx.store.roles, "role")))
 
 
 async def list_roles(request: web.Request) -> web.Response:

@@ -9,13 +9,18 @@ sorted, CGI-escaped keys.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any, TypeVar
 
 import orjson
+from aiohttp import web
 
 from ._errors import ApiError, invalid_query
+from ._http import count_elements, state_of
 from ._render import JsonDict, to_query
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -86,6 +91,50 @@ def paginated(
         "_embedded": {"elements": elements},
         "_links": paged_links(base_href, params, page, size, total),
     }
+
+
+PAGED_COLLECTION_KEYS = frozenset(
+    {
+        "_type",
+        "total",
+        "count",
+        "pageSize",
+        "offset",
+        "elements",
+        "self",
+        "jumpTo",
+        "changeSize",
+        "previousByOffset",
+        "nextByOffset",
+    }
+)
+"""What ``select`` may name at the top of any paginated collection."""
+
+
+def paged_collection(
+    request: web.Request,
+    items: Sequence[T],
+    render: Callable[[T], JsonDict],
+    base_href: str,
+    params: Mapping[str, Any],
+    type_name: str = "Collection",
+) -> JsonDict:
+    """The page of ``items`` the request's ``offset``/``pageSize`` ask for, counted for latency.
+
+    Every paginated list pages and counts the same way; only what it lists differs.
+    """
+    page, size = page_params(request.query, state_of(request).config.max_page_size)
+    doc = paginated(
+        type_name,
+        lambda start, stop: [render(item) for item in items[start:stop]],
+        len(items),
+        base_href,
+        params,
+        page,
+        size,
+    )
+    count_elements(request, doc["count"])
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +226,7 @@ def parse_select(raw: str | None) -> SelectTree | None:
     return tree
 
 
-def check_select(tree: SelectTree, top: set[str], element: set[str]) -> None:
+def check_select(tree: SelectTree, top: AbstractSet[str], element: AbstractSet[str]) -> None:
     def bad(name: str) -> ApiError:
         return ApiError(400, "InvalidSignal", f"The select is not supported: {name}.")
 

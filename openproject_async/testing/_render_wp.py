@@ -24,8 +24,10 @@ from ._data import (
     Activity,
     Attachment,
     CustomField,
+    Project,
     Relation,
     Store,
+    Type,
     WorkPackage,
 )
 from ._render import (
@@ -70,6 +72,22 @@ _TIME_FILTER_TAIL = quote('"]}}]', safe="-._~")
 
 def wp_link(ctx: Ctx, wp: WorkPackage) -> JsonDict:
     return link(f"{ctx.api}/work_packages/{wp.id}", wp.subject)
+
+
+def configure_links(ctx: Ctx, proj: Project, typ: Type) -> JsonDict:
+    """The admin's HTML links to a project's custom fields and a type's form (WP and form)."""
+    return {
+        "customFields": {
+            "href": f"{ctx.root}/projects/{proj.identifier}/settings/custom_fields",
+            "title": "Custom fields",
+            "type": "text/html",
+        },
+        "configureForm": {
+            "href": f"{ctx.root}/types/{typ.id}/edit?tab=form_configuration",
+            "title": "Configure form",
+            "type": "text/html",
+        },
+    }
 
 
 def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
@@ -124,16 +142,7 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
         "title": "Potential work packages to relate to",
     }
     if ctx.user.admin:
-        links["customFields"] = {
-            "href": f"{ctx.root}/projects/{proj.identifier}/settings/custom_fields",
-            "title": "Custom fields",
-            "type": "text/html",
-        }
-        links["configureForm"] = {
-            "href": f"{ctx.root}/types/{typ.id}/edit?tab=form_configuration",
-            "title": "Configure form",
-            "type": "text/html",
-        }
+        links.update(configure_links(ctx, proj, typ))
     links["activities"] = {"href": base + "/activities"}
     if ADD_WATCHERS in perms:
         links["availableWatchers"] = {"href": base + "/available_watchers"}

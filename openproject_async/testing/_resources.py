@@ -10,28 +10,28 @@ from aiohttp import web
 from . import _render as r
 from . import _render_wp as rw
 from ._data import ADD_WP, EDIT_WP, MOVE_WP, VIEW_WP, User
-from ._errors import ApiError, invalid_query, missing_permission, not_found, update_conflict
+from ._errors import ApiError, invalid_query, not_found, update_conflict
 from ._http import (
-    count_elements,
+    by_id,
+    collection_response,
     ctx_of,
     hal,
     int_param,
     json_body,
     record_notification,
-    state_of,
 )
 from ._query import (
+    PAGED_COLLECTION_KEYS,
     Filter,
     apply_select,
     check_select,
-    page_params,
-    paginated,
+    paged_collection,
     parse_filter_list,
     parse_select,
     render_filters,
 )
 from ._render import Ctx, JsonDict
-from ._workpackages import visible_project, visible_wp
+from ._workpackages import permitted_wp, visible_project, visible_wp
 from ._writes import parse_href
 
 # ---------------------------------------------------------------------------------------------
@@ -114,40 +114,16 @@ def _paged_list(
     render: Callable[[Any], JsonDict],
     base_href: str,
     filters: list[Filter] | None,
-    type_name: str = "Collection",
 ) -> web.Response:
-    state = state_of(request)
-    page, size = page_params(request.query, state.config.max_page_size)
     params: dict[str, str] = {}
     if filters is not None:
         params["filters"] = render_filters(filters)
     select = parse_select(request.query.get("select"))
     if "select" in request.query:
         params["select"] = request.query["select"]
-
-    def render_slice(start: int, stop: int) -> list[JsonDict]:
-        return [render(item) for item in items[start:stop]]
-
-    doc = paginated(type_name, render_slice, len(items), base_href, params, page, size)
-    count_elements(request, doc["count"])
+    doc = paged_collection(request, items, render, base_href, params)
     if select is not None:
-        check_select(
-            select,
-            {
-                "_type",
-                "total",
-                "count",
-                "pageSize",
-                "offset",
-                "elements",
-                "self",
-                "jumpTo",
-                "changeSize",
-                "previousByOffset",
-                "nextByOffset",
-            },
-            set(_element_keys(doc)),
-        )
+        check_select(select, PAGED_COLLECTION_KEYS, _element_keys(doc))
         doc = apply_select(doc, select)
     return hal(doc)
 
@@ -242,16 +218,12 @@ async def get_user(request: web.Request) -> web.Response:
 async def list_statuses(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     items = [r.status(ctx, s) for s in ctx.store.statuses.values()]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/statuses"))
+    return collection_response(request, items, f"{ctx.api}/statuses")
 
 
 async def get_status(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    item = ctx.store.statuses.get(int_param(request))
-    if item is None:
-        raise not_found("status")
-    return hal(r.status(ctx, item))
+    return hal(r.status(ctx, by_id(request, ctx.store.statuses, "status")))
 
 
 async def list_types(request: web.Request) -> web.Response:
@@ -264,55 +236,39 @@ async def list_types(request: web.Request) -> web.Response:
         types = list(ctx.store.types.values())
         href = f"{ctx.api}/types"
     items = [r.type_(ctx, t) for t in types]
-    count_elements(request, len(items))
-    return hal(r.collection(items, href))
+    return collection_response(request, items, href)
 
 
 async def get_type(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    item = ctx.store.types.get(int_param(request))
-    if item is None:
-        raise not_found("type")
-    return hal(r.type_(ctx, item))
+    return hal(r.type_(ctx, by_id(request, ctx.store.types, "type")))
 
 
 async def list_priorities(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     items = [r.priority(ctx, p) for p in ctx.store.priorities.values()]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/priorities"))
+    return collection_response(request, items, f"{ctx.api}/priorities")
 
 
 async def get_priority(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    item = ctx.store.priorities.get(int_param(request))
-    if item is None:
-        raise not_found("priority")
-    return hal(r.priority(ctx, item))
+    return hal(r.priority(ctx, by_id(request, ctx.store.priorities, "priority")))
 
 
 async def get_custom_option(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    item = ctx.store.custom_options.get(int_param(request))
-    if item is None:
-        raise not_found("custom option")
-    return hal(r.custom_option(ctx, item))
+    return hal(r.custom_option(ctx, by_id(request, ctx.store.custom_options, "custom option")))
 
 
 async def get_custom_action(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    item = ctx.store.custom_actions.get(int_param(request))
-    if item is None:
-        raise not_found("custom action")
-    return hal(r.custom_action(ctx, item))
+    return hal(r.custom_action(ctx, by_id(request, ctx.store.custom_actions, "custom action")))
 
 
 async def execute_custom_action(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     store = ctx.store
-    action = store.custom_actions.get(int_param(request))
-    if action is None:
-        raise not_found("custom action")
+    action = by_id(request, store.custom_actions, "custom action")
     body = await json_body(request)
     links = body.get("_links")
     href = None
@@ -327,9 +283,7 @@ async def execute_custom_action(request: web.Request) -> web.Response:
             f"expected, but got '{href}'.",
             attribute="workPackage",
         )
-    wp = visible_wp(ctx, int(parsed[1]))
-    if not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("execute this custom action")
+    wp = permitted_wp(ctx, int(parsed[1]), EDIT_WP, "execute this custom action")
     lock = body.get("lockVersion")
     if (
         isinstance(lock, bool)
@@ -392,16 +346,14 @@ async def project_categories(request: web.Request) -> web.Response:
     items = [
         r.category(ctx, c) for c in ctx.store.categories.values() if c.project_id == project.id
     ]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/projects/{project.id}/categories"))
+    return collection_response(request, items, f"{ctx.api}/projects/{project.id}/categories")
 
 
 async def project_versions(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     project = visible_project(ctx, request.match_info["project"])
     items = [r.version(ctx, v) for v in ctx.store.versions.values() if v.project_id == project.id]
-    count_elements(request, len(items))
-    return hal(r.collection(items, f"{ctx.api}/projects/{project.id}/versions"))
+    return collection_response(request, items, f"{ctx.api}/projects/{project.id}/versions")
 
 
 async def available_assignees(request: web.Request) -> web.Response:

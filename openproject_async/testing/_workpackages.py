@@ -5,11 +5,11 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from . import _render as r
 from . import _render_wp as rw
 from ._data import ADD_WP, DELETE_WP, EDIT_WP, VIEW_WP, Project, WorkPackage
 from ._errors import ApiError, invalid_query, missing_permission, not_found
 from ._http import (
+    collection_response,
     count_elements,
     ctx_of,
     hal,
@@ -19,6 +19,7 @@ from ._http import (
     state_of,
 )
 from ._query import (
+    PAGED_COLLECTION_KEYS,
     apply_select,
     check_select,
     page_params,
@@ -109,18 +110,7 @@ _WP_ELEMENT_KEYS = {
     "parent",
     "customActions",
 }
-_WP_COLLECTION_KEYS = {
-    "_type",
-    "total",
-    "count",
-    "pageSize",
-    "offset",
-    "elements",
-    "self",
-    "jumpTo",
-    "changeSize",
-    "previousByOffset",
-    "nextByOffset",
+_WP_COLLECTION_KEYS = PAGED_COLLECTION_KEYS | {
     "createWorkPackage",
     "createWorkPackageImmediate",
     "schemas",
@@ -132,6 +122,14 @@ def visible_wp(ctx: Ctx, wp_id: int) -> WorkPackage:
     wp = ctx.store.work_packages.get(wp_id)
     if wp is None or not ctx.can_see_wp(wp):
         raise not_found(WP_NOT_FOUND)
+    return wp
+
+
+def permitted_wp(ctx: Ctx, wp_id: int, permission: str, action: str) -> WorkPackage:
+    """A work package the user may act on: 404 if they cannot see it, else 403 if not allowed."""
+    wp = visible_wp(ctx, wp_id)
+    if not ctx.can(permission, wp.project_id):
+        raise missing_permission(action)
     return wp
 
 
@@ -245,16 +243,20 @@ async def get_work_package(request: web.Request) -> web.Response:
     return hal(rw.work_package(ctx, wp, embed=True))
 
 
-async def patch_work_package(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("edit the content of the work package")
+async def _validated_edit(ctx: Ctx, request: web.Request) -> tuple[WorkPackage, Draft]:
+    """An update and its form check the same things in the same order before they part."""
+    wp = permitted_wp(ctx, int_param(request), EDIT_WP, "edit the content of the work package")
     body = await json_body(request)
     draft = edit_draft(wp)
     apply_body(ctx, draft, body)
     check_lock_version(body, wp)
     validate(ctx, draft)
+    return wp, draft
+
+
+async def patch_work_package(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp, draft = await _validated_edit(ctx, request)
     draft.raise_if_invalid()
     if commit_update(ctx, draft):
         record_notification(request)
@@ -263,9 +265,7 @@ async def patch_work_package(request: web.Request) -> web.Response:
 
 async def delete_work_package(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(DELETE_WP, wp.project_id):
-        raise missing_permission("delete the work package")
+    wp = permitted_wp(ctx, int_param(request), DELETE_WP, "delete the work package")
     store = ctx.store
     pending = [wp.id]
     while pending:
@@ -336,16 +336,7 @@ def _form(ctx: Ctx, draft: Draft, form_href: str, commit: JsonDict) -> JsonDict:
     if draft.valid and may_commit(ctx, draft):
         links["commit"] = commit
     if draft.creating and ctx.user.admin and project is not None and typ is not None:
-        links["customFields"] = {
-            "href": f"{ctx.root}/projects/{project.identifier}/settings/custom_fields",
-            "title": "Custom fields",
-            "type": "text/html",
-        }
-        links["configureForm"] = {
-            "href": f"{ctx.root}/types/{typ.id}/edit?tab=form_configuration",
-            "title": "Configure form",
-            "type": "text/html",
-        }
+        links.update(rw.configure_links(ctx, project, typ))
     return {
         "_type": "Form",
         "_embedded": {
@@ -377,14 +368,7 @@ async def create_form(request: web.Request) -> web.Response:
 
 async def update_form(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    if not ctx.can(EDIT_WP, wp.project_id):
-        raise missing_permission("edit the content of the work package")
-    body = await json_body(request)
-    draft = edit_draft(wp)
-    apply_body(ctx, draft, body)
-    check_lock_version(body, wp)
-    validate(ctx, draft)
+    wp, draft = await _validated_edit(ctx, request)
     href = f"{ctx.api}/work_packages/{wp.id}"
     return hal(_form(ctx, draft, href + "/form", {"href": href, "method": "patch"}))
 
@@ -427,6 +411,5 @@ async def list_schemas(request: web.Request) -> web.Response:
             elements.append(_schema_for(ctx, ident))
         except ApiError:
             continue
-    count_elements(request, len(elements))
     self_href = f"{ctx.api}/work_packages/schemas?" + to_query({"filters": render_filters(filters)})
-    return hal(r.collection(elements, self_href))
+    return collection_response(request, elements, self_href)
