@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
+import itertools
 import re
 from pathlib import Path
 from typing import Any
+
+from openproject_async import OpenProject
+from openproject_async.testing import FakeOpenProject
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -32,3 +39,47 @@ def test_the_two_commands_come_first() -> None:
     assert commands[1].endswith(".venv/bin/python -m pytest")
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest" in ci
+
+
+async def run_snippet(containing: str) -> str:
+    """Run a README block that uses ``op`` and ``project`` (top-level await) on the fake."""
+    code = compile(
+        python_block(containing), str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    )
+    out = io.StringIO()
+    async with FakeOpenProject() as server, OpenProject(server.url, api_key=server.api_key) as op:
+        namespace: dict[str, Any] = {"op": op, "project": await op.get("/api/v3/projects/1")}
+        with contextlib.redirect_stdout(out):
+            result = eval(code, namespace)
+            if result is not None:
+                await result
+    return out.getvalue()
+
+
+def printed_as_commented(containing: str) -> list[str]:
+    """What the block's comments say it prints: the ``# ...`` lines after a print call."""
+    lines = python_block(containing).splitlines()
+    return [
+        line.strip().removeprefix("# ")
+        for before, line in itertools.pairwise(lines)
+        if before.lstrip().startswith("print(") and line.lstrip().startswith("# ")
+    ]
+
+
+async def test_the_forms_walkthrough_does_what_its_comments_say() -> None:
+    out = (await run_snippet("form.commit()")).splitlines()
+    assert out == [
+        "False {'subject': \"Subject can't be blank.\"}",
+        "customField1",
+        "3 In progress",
+    ]
+    assert printed_as_commented("form.commit()")[0] == out[0]
+
+
+async def test_the_errors_example_does_what_its_comments_say() -> None:
+    out = (await run_snippet("errors.FormInvalid")).splitlines()
+    assert out == [
+        "404 urn:openproject-org:api:v3:errors:NotFound",
+        "[('subject', \"Subject can't be blank.\")]",
+    ]
+    assert printed_as_commented("errors.FormInvalid") == [out[1]]
