@@ -151,9 +151,12 @@ class RetryPolicy:
 
     def stop(self, state: RetryCallState) -> bool:
         """tenacity ``stop=`` callback: out of attempts, or the next wait ends past the deadline."""
+        return self.stop_after(state, state.seconds_since_start or 0.0)
+
+    def stop_after(self, state: RetryCallState, elapsed: float) -> bool:
+        """:meth:`stop` with the seconds since the first try measured by the caller."""
         if state.attempt_number >= self.attempts:
             return True
-        elapsed = state.seconds_since_start or 0.0
         return elapsed + state.upcoming_sleep >= self.deadline
 
 

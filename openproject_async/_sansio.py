@@ -5,7 +5,7 @@ Nothing here touches the network, so all of it is tested with plain bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -22,21 +22,30 @@ def _snippet(body: bytes) -> str:
     return body[:SNIPPET].decode("utf-8", "replace")
 
 
+def _text(url: str | Callable[[], str]) -> str:
+    return url() if callable(url) else url
+
+
 def _is_json(content_type: str) -> bool:
     base = content_type.split(";", 1)[0].strip().lower()
     return base in JSON_TYPES or base.endswith("+json")
 
 
-def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Document | None:
+def decode(
+    status: int, content_type: str, body: bytes, *, url: str | Callable[[], str] = ""
+) -> Document | None:
     """Turn an HTTP answer into a HAL document, ``None`` (empty 2xx), or raise.
 
     Error documents raise their typed :class:`APIError`; anything that is not a JSON
     object raises :class:`ProtocolError` naming the status, content type and body start.
+    ``url`` (for those messages) may be a function: it is only called when one is raised.
     """
     if not body.strip():
         if 200 <= status < 300:
             return None
-        raise ProtocolError("empty error answer", status=status, content_type=content_type, url=url)
+        raise ProtocolError(
+            "empty error answer", status=status, content_type=content_type, url=_text(url)
+        )
     if not _is_json(content_type):
         what = "answer is not JSON" if status < 400 else "error answer is not a HAL Error"
         raise ProtocolError(
@@ -44,7 +53,7 @@ def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Doc
             status=status,
             content_type=content_type,
             snippet=_snippet(body),
-            url=url,
+            url=_text(url),
         )
     try:
         doc = orjson.loads(body)
@@ -54,7 +63,7 @@ def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Doc
             status=status,
             content_type=content_type,
             snippet=_snippet(body),
-            url=url,
+            url=_text(url),
         ) from None
     if not isinstance(doc, dict):
         raise ProtocolError(
@@ -62,7 +71,7 @@ def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Doc
             status=status,
             content_type=content_type,
             snippet=_snippet(body),
-            url=url,
+            url=_text(url),
         )
     if doc.get("_type") == "Error" or status >= 400:
         raise error_from_document(doc, status)
@@ -72,7 +81,7 @@ def decode(status: int, content_type: str, body: bytes, *, url: str = "") -> Doc
             status=status,
             content_type=content_type,
             snippet=_snippet(body),
-            url=url,
+            url=_text(url),
         )
     return doc
 

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -164,9 +165,19 @@ class Transport:
     async def _with_retries(self, req: ApiRequest) -> _sansio.Document | None:
         """Send ``req`` and retry it as the policy and :attr:`ApiRequest.replayable` allow."""
         policy = self.retry
-        replayable = req.replayable
         if policy is None or req.retry is False:
             return await self._send(req, 1)
+        replayable = req.replayable
+        # The first try runs without tenacity: most requests succeed at once, and a
+        # retry loop per request costs more than the request's own bookkeeping.
+        started = time.monotonic()
+        try:
+            return await self._send(req, 1)
+        except OpenProjectError as exc:
+            if policy.attempts < 2 or not policy.retryable_error(exc, replayable=replayable):
+                exc.attempts = 1
+                raise
+            first: OpenProjectError | None = exc
         attempt_no = 0
         shown = safe_url(req.url)
 
@@ -191,7 +202,7 @@ class Transport:
 
         try:
             async for attempt in AsyncRetrying(
-                stop=policy.stop,
+                stop=lambda state: policy.stop_after(state, time.monotonic() - started),
                 wait=policy.wait,
                 retry=retry_if_exception(
                     lambda e: policy.retryable_error(e, replayable=replayable)
@@ -201,6 +212,9 @@ class Transport:
             ):
                 with attempt:
                     attempt_no += 1
+                    if first is not None:  # tenacity's attempt 1 is the try made above
+                        failed, first = first, None
+                        raise failed
                     return await self._send(req, attempt_no)
         except OpenProjectError as exc:
             exc.attempts = attempt_no
@@ -250,7 +264,7 @@ class Transport:
                 )
                 return None
             try:
-                return _sansio.decode(status, ctype, raw, url=safe_url(final))
+                return _sansio.decode(status, ctype, raw, url=partial(safe_url, final))
             except (APIError, ProtocolError) as exc:
                 if self.retry is not None and status in self.retry.statuses:
                     exc.retry_after = wait_hint(rheaders)
@@ -287,7 +301,6 @@ class Transport:
                 sent_auth = await self.auth.header(http, self.api_root)
                 if sent_auth:
                     hdrs["Authorization"] = sent_auth
-            shown = safe_url(current)
             failure: OpenProjectError | None = None
             status: int | None = None
             started = time.monotonic()
@@ -311,21 +324,23 @@ class Transport:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = self._transport_error(exc, hop, status, req.replayable)
             duration = time.monotonic() - started
-            log.debug(
-                "%s %s -> %s in %.3fs%s",
-                hop.method,
-                shown,
-                status if failure is None else type(failure).__name__,
-                duration,
-                f" (retry {attempt - 1})" if attempt > 1 else "",
-                extra={
-                    "method": hop.method,
-                    "url": shown,
-                    "status": status if failure is None else None,
-                    "duration": duration,
-                    "retries": attempt - 1,
-                },
-            )
+            if log.isEnabledFor(logging.DEBUG):
+                shown = safe_url(current)
+                log.debug(
+                    "%s %s -> %s in %.3fs%s",
+                    hop.method,
+                    shown,
+                    status if failure is None else type(failure).__name__,
+                    duration,
+                    f" (retry {attempt - 1})" if attempt > 1 else "",
+                    extra={
+                        "method": hop.method,
+                        "url": shown,
+                        "status": status if failure is None else None,
+                        "duration": duration,
+                        "retries": attempt - 1,
+                    },
+                )
             if failure is not None:
                 raise failure  # outside the except block: no aiohttp exception in the chain
             assert status is not None
@@ -336,7 +351,7 @@ class Transport:
                     raise ProtocolError(
                         f"redirect to an unusable Location {location[:200]!r}",
                         status=status,
-                        url=shown,
+                        url=safe_url(current),
                     ) from None
                 if hop.method not in ("GET", "HEAD") and status not in (307, 308):
                     hop = replace(hop, method="GET", body=None, data=None)

@@ -1,0 +1,110 @@
+"""Per-request cost: many small GETs, the library against hand-written aiohttp + orjson.
+
+Bots and web services make many small requests rather than a few big ones, so what the
+library adds to each request (merging identical GETs in flight, the retry policy, the
+cross-origin checks, decoding into a resource) matters there. This starts FakeOpenProject
+in a separate process, then GETs ``--requests`` small resources one after the other:
+
+  library             ``await op.get(href)`` (retries on, the default)
+  library, no retry   ``OpenProject(..., retry=None)``
+  raw                 ``session.get(url)`` + ``orjson.loads``
+
+and prints the client's CPU microseconds per request (the client process does nothing
+else; the best of ``--repeat`` alternating rounds, so a busy moment does not decide it),
+requests per second, and the library's overhead over raw.
+
+    python benchmarks/requests.py [--requests 4000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from openproject_async import OpenProject
+
+STATUSES = "/api/v3/statuses/{}"
+
+
+@contextlib.contextmanager
+def fake_server() -> Iterator[tuple[str, str]]:
+    cmd = [sys.executable, "-m", "openproject_async.testing", "--seed-size", "10"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if len(line) != 3 or line[0] != "READY":
+            raise RuntimeError(f"the fake server did not start: {line!r}")
+        yield line[1], line[2]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def library(url: str, key: str, hrefs: list[str], **options: Any) -> float:
+    async with OpenProject(url, api_key=key, **options) as op:
+        await op.get(hrefs[0])  # connection open, first-use costs paid
+        started = time.process_time()
+        for href in hrefs:
+            status = await op.get(href)
+            assert status["_type"] == "Status"
+        return time.process_time() - started
+
+
+async def raw(url: str, key: str, hrefs: list[str]) -> float:
+    token = base64.b64encode(f"apikey:{key}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Accept": "application/hal+json"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(url + hrefs[0]) as response:
+            await response.read()
+        started = time.process_time()
+        for href in hrefs:
+            async with http.get(url + href) as response:
+                response.raise_for_status()
+                status = orjson.loads(await response.read())
+            assert status["_type"] == "Status"
+        return time.process_time() - started
+
+
+async def measure(url: str, key: str, args: argparse.Namespace) -> dict[str, float]:
+    hrefs = [STATUSES.format(i % 4 + 1) for i in range(args.requests)]
+    runs: dict[str, Callable[[], Awaitable[float]]] = {
+        "library": lambda: library(url, key, hrefs),
+        "library, no retry": lambda: library(url, key, hrefs, retry=None),
+        "raw aiohttp+orjson": lambda: raw(url, key, hrefs),
+    }
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for name, run in runs.items():
+            seconds = await run()
+            best[name] = min(best.get(name, seconds), seconds)
+    return {name: seconds / len(hrefs) * 1e6 for name, seconds in best.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with fake_server() as (url, key):
+        per_request = asyncio.run(asyncio.wait_for(measure(url, key, args), timeout=300))
+    print(f"{args.requests} sequential small GETs, client CPU, best of {args.repeat}")
+    raw_us = per_request["raw aiohttp+orjson"]
+    for name, us in per_request.items():
+        over = f"{(us / raw_us - 1) * 100:+.0f}% over raw" if name != "raw aiohttp+orjson" else ""
+        print(f"  {name:<20} {us:7.1f} us/request  {over}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
