@@ -84,3 +84,25 @@ async def test_streamed_body_is_sent_once_even_when_opted_in(server: FakeOpenPro
     assert info.value.attempts == 1
     assert posts(server) == [(503, PAYLOAD)]
     assert created(server) == 0
+
+
+# -- the deadline counts from the first try --------------------------------------------------
+
+
+@pytest.mark.parametrize(("deadline", "requests"), [(0.25, 1), (10.0, 2)])
+async def test_the_retry_deadline_counts_the_first_try(deadline: float, requests: int) -> None:
+    """The first try takes >= 0.3 s (latency) and fails (cut-off body); with no backoff the
+    retry would start at once, so only a deadline measured from the first try stops it."""
+    policy = RetryPolicy(attempts=3, deadline=deadline, backoff=0.0)
+    async with FakeOpenProject(seed_size=5, latency=0.3) as fake:
+        fake.faults.add(Fault("truncate", times=1, method="GET"))
+        async with OpenProject(fake.url, api_key=fake.api_key, retry=policy) as op:
+            if requests == 1:
+                with pytest.raises(ProtocolError, match="cut off") as caught:
+                    await op.get("/api/v3/statuses/1")
+                assert caught.value.attempts == 1
+            else:
+                status = await op.get("/api/v3/statuses/1")
+                assert status["id"] == 1
+            assert op.stats["retries"] == requests - 1
+        assert [r.path for r in fake.requests] == ["/api/v3/statuses/1"] * requests
