@@ -312,7 +312,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.030)
     parser.add_argument("--latency-per-element", type=float, default=0.001)
     parser.add_argument("--workers", type=int, default=8, help="requests the server serves at once")
-    parser.add_argument("--repeat", type=int, default=3, help="zero-latency runs of each client")
+    parser.add_argument("--repeat", type=int, default=5, help="zero-latency runs of each client")
     parser.add_argument("--time-limit", type=float, default=300)
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     # internal: run one client in this process
