@@ -37,7 +37,7 @@ async def test_root(openproject_server: FakeOpenProject) -> None:
     assert root["_type"] == "Root"
     assert root["_links"]["user"] == {"href": "/api/v3/users/2", "title": "Mia Member"}
     for name in ("configuration", "priorities", "relations", "statuses", "types",
-                 "userPreferences", "workPackages", "projects", "queries", "memberships"):
+                 "userPreferences", "workPackages", "memberships", "time_entries"):
         assert root["_links"][name]["href"].startswith("/api/v3/")
 
 
@@ -245,7 +245,7 @@ async def test_attachment_upload(openproject_server: FakeOpenProject) -> None:
         ("file", "ignored.png", "image/png", content),
     ])
     status, att = await call(server, "POST", f"{WPS}/9/attachments", data=writer)
-    assert status == 200
+    assert status == 201  # Endpoints::Create (the docs list 200)
     assert att["_type"] == "Attachment"
     assert (att["fileName"], att["fileSize"], att["contentType"]) == (
         "cat.png", len(content), "image/png")

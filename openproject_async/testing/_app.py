@@ -276,6 +276,7 @@ def build_app(state: ServerState) -> web.Application:
     route("GET", f"{api}/priorities/{{id}}", res.get_priority)
     route("GET", f"{api}/categories/{{id}}", res.get_category)
     route("GET", f"{api}/versions/{{id}}", res.get_version)
+    route("GET", f"{api}/versions/{{id}}/projects", res.version_projects)
     route("GET", f"{api}/custom_options/{{id}}", res.get_custom_option)
     route("GET", f"{api}/custom_actions/{{id}}", res.get_custom_action)
     route("POST", f"{api}/custom_actions/{{id}}/execute", res.execute_custom_action)

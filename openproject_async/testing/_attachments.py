@@ -122,19 +122,20 @@ async def list_wp_attachments(request: web.Request) -> web.Response:
 
 
 async def add_wp_attachment(request: web.Request) -> web.Response:
+    """201 Created, as every ``Endpoints::Create`` (the docs list 200)."""
     ctx = ctx_of(request)
     wp = permitted_wp(ctx, int_param(request), EDIT_WP, "add attachments to this work package")
     attachment = await _upload(request, wp)
     ctx.store.touch(wp)
     ctx.store.journal(wp, ctx.user.id, comment="", details=[f"File {attachment.file_name} added"])
-    return hal(rw.attachment(ctx, attachment), status=200)
+    return hal(rw.attachment(ctx, attachment, embed=True), status=201)
 
 
 async def add_attachment(request: web.Request) -> web.Response:
     """Containerless upload (claimed later via ``_links.attachments`` of a WP write)."""
     ctx = ctx_of(request)
     attachment = await _upload(request, None)
-    return hal(rw.attachment(ctx, attachment), status=201)
+    return hal(rw.attachment(ctx, attachment, embed=True), status=201)
 
 
 def _visible_attachment(ctx: Ctx, attachment_id: int) -> Attachment:
@@ -153,7 +154,7 @@ def _visible_attachment(ctx: Ctx, attachment_id: int) -> Attachment:
 
 async def get_attachment(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    return hal(rw.attachment(ctx, _visible_attachment(ctx, int_param(request))))
+    return hal(rw.attachment(ctx, _visible_attachment(ctx, int_param(request)), embed=True))
 
 
 async def attachment_content(request: web.Request) -> web.Response:

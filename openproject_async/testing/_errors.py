@@ -100,11 +100,15 @@ def update_conflict() -> ApiError:
 
 
 def resource_type_mismatch(attribute: str, expected: str, got: str) -> ApiError:
+    """422 ``ResourceTypeMismatch``: the property is named only in the message.
+
+    ``InvalidResourceLink`` passes no details to ``ErrorBase``, so unlike the property
+    errors the body has no ``_embedded.details.attribute``.
+    """
     return ApiError(
         422,
         "ResourceTypeMismatch",
         f"For property '{attribute}' a link like '{expected}' is expected, but got '{got}'.",
-        attribute=attribute,
     )
 
 

@@ -138,7 +138,7 @@ async def add_comment(request: web.Request) -> web.Response:
         wp, ctx.user.id, comment=text, details=[], internal=bool(body.get("internal", False))
     )
     record_notification(request)
-    return hal(rw.activity(ctx, activity), status=201)
+    return hal(rw.activity(ctx, activity, embed=True), status=201)
 
 
 def _visible_activity(ctx: Ctx, activity_id: int) -> tuple[WorkPackage, int]:
@@ -152,7 +152,7 @@ def _visible_activity(ctx: Ctx, activity_id: int) -> tuple[WorkPackage, int]:
 async def get_activity(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     _, activity_id = _visible_activity(ctx, int_param(request))
-    return hal(rw.activity(ctx, ctx.store.activities[activity_id]))
+    return hal(rw.activity(ctx, ctx.store.activities[activity_id], embed=True))
 
 
 async def patch_activity(request: web.Request) -> web.Response:
@@ -173,7 +173,7 @@ async def patch_activity(request: web.Request) -> web.Response:
     if "comment" in body:
         activity.comment = _comment_text(body)
         activity.updated_at = utcnow()
-    return hal(rw.activity(ctx, activity))
+    return hal(rw.activity(ctx, activity, embed=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,12 +300,12 @@ async def create_relation(request: web.Request) -> web.Response:
         description=description,
     )
     store.relations[relation.id] = relation
-    return hal(rw.relation(ctx, relation), status=201)
+    return hal(rw.relation(ctx, relation, embed=True), status=201)
 
 
 async def get_relation(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
-    return hal(rw.relation(ctx, _visible_relation(ctx, int_param(request))))
+    return hal(rw.relation(ctx, _visible_relation(ctx, int_param(request)), embed=True))
 
 
 async def patch_relation(request: web.Request) -> web.Response:
@@ -319,7 +319,7 @@ async def patch_relation(request: web.Request) -> web.Response:
         relation.lag = lag
     if "description" in body:
         relation.description = description
-    return hal(rw.relation(ctx, relation))
+    return hal(rw.relation(ctx, relation, embed=True))
 
 
 async def delete_relation(request: web.Request) -> web.Response:
@@ -357,8 +357,15 @@ async def relation_candidates(request: web.Request) -> web.Response:
 
 
 async def empty_wp_collection(request: web.Request) -> web.Response:
-    """``revisions`` and ``file_links``: always empty here (no repositories, no storages)."""
+    """``revisions`` and ``file_links``: always empty here (no repositories, no storages).
+
+    Revisions are a plain Collection; file links an offset-paginated one (``pageSize``,
+    ``offset``, ``jumpTo``, ``changeSize``) as ``FileLinkCollectionRepresenter``.
+    """
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
     tail = request.path.rsplit("/", 1)[-1]
-    return hal(r.collection([], f"{ctx.api}/work_packages/{wp.id}/{tail}"))
+    href = f"{ctx.api}/work_packages/{wp.id}/{tail}"
+    if tail == "file_links":
+        return hal(paged_collection(request, [], lambda item: item, href, {}))
+    return hal(r.collection([], href))

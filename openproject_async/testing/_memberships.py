@@ -26,21 +26,32 @@ def _role(ctx: Ctx, role: Role) -> JsonDict:
     }
 
 
-def _membership(ctx: Ctx, project: Project, user: User, role: Role) -> JsonDict:
+def _membership(
+    ctx: Ctx, project: Project, user: User, role: Role, *, embed: bool = False
+) -> JsonDict:
+    """``MembershipRepresenter``; ``embed`` (single GET) adds ``_embedded.project``,
+    ``principal`` and ``roles``."""
     mid = membership_id(project.id, user.id)
-    return {
+    doc: JsonDict = {
         "_type": "Membership",
         "id": mid,
         "createdAt": r.fmt_dt(project.created_at),
         "updatedAt": r.fmt_dt(project.created_at),
-        "_links": {
-            "self": r.link(f"{ctx.api}/memberships/{mid}", user.name),
-            "schema": {"href": f"{ctx.api}/memberships/schema"},
-            "project": r.link(f"{ctx.api}/projects/{project.id}", project.name),
-            "principal": r.link(f"{ctx.api}/users/{user.id}", user.name),
-            "roles": [r.link(f"{ctx.api}/roles/{role.id}", role.name)],
-        },
     }
+    if embed:
+        doc["_embedded"] = {
+            "project": r.project(ctx, project),
+            "principal": r.user(ctx, user),
+            "roles": [_role(ctx, role)],
+        }
+    doc["_links"] = {
+        "self": r.link(f"{ctx.api}/memberships/{mid}", user.name),
+        "schema": {"href": f"{ctx.api}/memberships/schema"},
+        "project": r.link(f"{ctx.api}/projects/{project.id}", project.name),
+        "principal": r.link(f"{ctx.api}/users/{user.id}", user.name),
+        "roles": [r.link(f"{ctx.api}/roles/{role.id}", role.name)],
+    }
+    return doc
 
 
 def _visible_memberships(ctx: Ctx) -> list[tuple[Project, User, Role]]:
@@ -74,7 +85,7 @@ async def get_membership(request: web.Request) -> web.Response:
     wanted = int_param(request)
     for membership in _visible_memberships(ctx):
         if membership_id(membership[0].id, membership[1].id) == wanted:
-            return hal(_membership(ctx, *membership))
+            return hal(_membership(ctx, *membership, embed=True))
     raise not_found("membership")
 
 

@@ -250,9 +250,9 @@ def project(ctx: Ctx, p: Project) -> JsonDict:
         f"{api}/memberships?"
         + to_query({"filters": f'[{{"project":{{"operator":"=","values":["{p.id}"]}}}}]'})
     )
-    links["availableAssignees"] = link(f"{base}/available_assignees")
     links["parent"] = NULL_LINK
     links["ancestors"] = []
+    links["status"] = NULL_LINK  # no project status set (``status_code`` nil)
     if ctx.user.admin:
         links["update"] = {"href": f"{base}/form", "method": "post"}
         links["updateImmediately"] = {"href": base, "method": "patch"}

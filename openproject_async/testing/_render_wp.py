@@ -309,7 +309,12 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
 # Activities, relations, attachments
 
 
-def activity(ctx: Ctx, a: Activity) -> JsonDict:
+def activity(ctx: Ctx, a: Activity, *, embed: bool = False) -> JsonDict:
+    """``ActivityRepresenter``; ``embed`` (single GET/POST/PATCH) adds ``_embedded.workPackage``.
+
+    Known difference: the real ``_links.user`` has no ``title`` (the representer does not
+    load the user); it is kept here until ``examples/mention_bot.py`` stops relying on it.
+    """
     wp = ctx.store.work_packages.get(a.work_package_id)
     links: JsonDict = {"self": link(f"{ctx.api}/activities/{a.id}")}
     if wp is not None:
@@ -322,7 +327,7 @@ def activity(ctx: Ctx, a: Activity) -> JsonDict:
         and ctx.can(ADD_NOTES, wp.project_id)
     ):
         links["update"] = {"href": f"{ctx.api}/activities/{a.id}", "method": "patch"}
-    return {
+    doc: JsonDict = {
         "_type": "Activity::Comment" if a.comment else "Activity",
         "id": a.id,
         "comment": formattable(a.comment),
@@ -334,15 +339,19 @@ def activity(ctx: Ctx, a: Activity) -> JsonDict:
         "internal": a.internal,
         "createdAt": fmt_dt(a.created_at),
         "updatedAt": fmt_dt(a.updated_at),
-        "_links": links,
     }
+    if embed and wp is not None:
+        doc["_embedded"] = {"workPackage": work_package(ctx, wp)}
+    doc["_links"] = links
+    return doc
 
 
 def relations_of(store: Store, wp_id: int) -> list[Relation]:
     return [r for r in store.relations.values() if wp_id in (r.from_id, r.to_id)]
 
 
-def relation(ctx: Ctx, r: Relation) -> JsonDict:
+def relation(ctx: Ctx, r: Relation, *, embed: bool = False) -> JsonDict:
+    """``RelationRepresenter``; ``embed`` (single responses) adds ``_embedded.from``/``to``."""
     store = ctx.store
     reverse, name, _ = RELATION_TYPES[r.type]
     links: JsonDict = {"self": link(f"{ctx.api}/relations/{r.id}")}
@@ -354,10 +363,13 @@ def relation(ctx: Ctx, r: Relation) -> JsonDict:
             "method": "delete",
             "title": "Remove relation",
         }
+    embedded: JsonDict = {}
     for key, wid in (("from", r.from_id), ("to", r.to_id)):
         target = store.work_packages.get(wid)
         links[key] = wp_link(ctx, target) if target else NULL_LINK
-    return {
+        if embed and target is not None:
+            embedded[key] = work_package(ctx, target)
+    doc: JsonDict = {
         "_type": "Relation",
         "id": r.id,
         "name": name,
@@ -365,11 +377,16 @@ def relation(ctx: Ctx, r: Relation) -> JsonDict:
         "reverseType": reverse,
         "lag": r.lag,
         "description": r.description,
-        "_links": links,
     }
+    if embedded:
+        doc["_embedded"] = embedded
+    doc["_links"] = links
+    return doc
 
 
-def attachment(ctx: Ctx, a: Attachment) -> JsonDict:
+def attachment(ctx: Ctx, a: Attachment, *, embed: bool = False) -> JsonDict:
+    """``AttachmentRepresenter``; ``embed`` (single GET, upload) adds ``_embedded.author``
+    and ``_embedded.container`` (when there is one)."""
     links: JsonDict = {"self": link(f"{ctx.api}/attachments/{a.id}", a.file_name)}
     container = ctx.store.work_packages.get(a.container_id)
     links["container"] = wp_link(ctx, container) if container else NULL_LINK
@@ -378,7 +395,7 @@ def attachment(ctx: Ctx, a: Attachment) -> JsonDict:
     links["staticDownloadLocation"] = link(f"{ctx.api}/attachments/{a.id}/content")
     if container is not None and ctx.can(EDIT_WP, container.project_id):
         links["delete"] = {"href": f"{ctx.api}/attachments/{a.id}", "method": "delete"}
-    return {
+    doc: JsonDict = {
         "_type": "Attachment",
         "id": a.id,
         "fileName": a.file_name,
@@ -388,5 +405,14 @@ def attachment(ctx: Ctx, a: Attachment) -> JsonDict:
         "contentType": a.content_type,
         "digest": {"algorithm": "md5", "hash": a.digest},
         "createdAt": fmt_dt(a.created_at),
-        "_links": links,
     }
+    if embed:
+        embedded: JsonDict = {}
+        author = ctx.store.users.get(a.author_id)
+        if author is not None:
+            embedded["author"] = user(ctx, author)
+        if container is not None:
+            embedded["container"] = work_package(ctx, container)
+        doc["_embedded"] = embedded
+    doc["_links"] = links
+    return doc

@@ -10,7 +10,13 @@ from aiohttp import web
 from . import _render as r
 from . import _render_wp as rw
 from ._data import ADD_WP, EDIT_WP, MOVE_WP, VIEW_WP, User
-from ._errors import ApiError, invalid_query, not_found, update_conflict
+from ._errors import (
+    ApiError,
+    invalid_query,
+    not_found,
+    resource_type_mismatch,
+    update_conflict,
+)
 from ._http import (
     by_id,
     collection_response,
@@ -39,33 +45,27 @@ from ._writes import parse_href
 
 
 async def root(request: web.Request) -> web.Response:
+    """``RootRepresenter``: only these links (no ``projects``, ``users``, ``queries``...);
+    ``coreVersion`` is shown to admins only."""
     ctx = ctx_of(request)
     api = ctx.api
-    return hal(
-        {
-            "_type": "Root",
-            "instanceName": "OpenProject (in-memory fake)",
-            "coreVersion": "16.0.0",
-            "_links": {
-                "self": {"href": api},
-                "configuration": {"href": f"{api}/configuration"},
-                "memberships": {"href": f"{api}/memberships"},
-                "priorities": {"href": f"{api}/priorities"},
-                "relations": {"href": f"{api}/relations"},
-                "statuses": {"href": f"{api}/statuses"},
-                "time_entries": {"href": f"{api}/time_entries"},
-                "timeEntries": {"href": f"{api}/time_entries"},
-                "types": {"href": f"{api}/types"},
-                "user": r.link(f"{api}/users/{ctx.user.id}", ctx.user.name),
-                "userPreferences": {"href": f"{api}/my_preferences"},
-                "workPackages": {"href": f"{api}/work_packages"},
-                "projects": {"href": f"{api}/projects"},
-                "queries": {"href": f"{api}/queries"},
-                "users": {"href": f"{api}/users"},
-                "principals": {"href": f"{api}/principals"},
-            },
-        }
-    )
+    doc: JsonDict = {"_type": "Root", "instanceName": "OpenProject (in-memory fake)"}
+    if ctx.user.admin:
+        doc["coreVersion"] = "16.0.0"
+    doc["_links"] = {
+        "self": {"href": api},
+        "configuration": {"href": f"{api}/configuration"},
+        "memberships": {"href": f"{api}/memberships"},
+        "priorities": {"href": f"{api}/priorities"},
+        "relations": {"href": f"{api}/relations"},
+        "statuses": {"href": f"{api}/statuses"},
+        "time_entries": {"href": f"{api}/time_entries"},
+        "types": {"href": f"{api}/types"},
+        "user": r.link(f"{api}/users/{ctx.user.id}", ctx.user.name),
+        "userPreferences": {"href": f"{api}/my_preferences"},
+        "workPackages": {"href": f"{api}/work_packages"},
+    }
+    return hal(doc)
 
 
 async def configuration(request: web.Request) -> web.Response:
@@ -114,7 +114,9 @@ def _paged_list(
     render: Callable[[Any], JsonDict],
     base_href: str,
     filters: list[Filter] | None,
+    representations: str | None = None,
 ) -> web.Response:
+    """A paginated list; ``representations`` names the HTML export path (``projects``)."""
     params: dict[str, str] = {}
     if filters is not None:
         params["filters"] = render_filters(filters)
@@ -122,8 +124,20 @@ def _paged_list(
     if "select" in request.query:
         params["select"] = request.query["select"]
     doc = paged_collection(request, items, render, base_href, params)
+    if representations:
+        self_query = doc["_links"]["self"]["href"].partition("?")[2]
+        doc["_links"]["representations"] = [
+            {
+                "href": f"{ctx_of(request).root}/{representations}.{fmt}?{self_query}",
+                "identifier": fmt,
+                "type": mime,
+                "title": fmt.upper(),
+            }
+            for fmt, mime in (("csv", "text/csv"), ("xls", "application/vnd.ms-excel"))
+        ]
     if select is not None:
-        check_select(select, PAGED_COLLECTION_KEYS, _element_keys(doc))
+        top = PAGED_COLLECTION_KEYS | ({"representations"} if representations else set())
+        check_select(select, top, _element_keys(doc))
         doc = apply_select(doc, select)
     return hal(doc)
 
@@ -276,13 +290,7 @@ async def execute_custom_action(request: web.Request) -> web.Response:
         href = links["workPackage"].get("href")
     parsed = parse_href(ctx, href) if isinstance(href, str) else None
     if parsed is None or parsed[0] != "work_packages" or not parsed[1].isdigit():
-        raise ApiError(
-            422,
-            "ResourceTypeMismatch",
-            f"For property 'workPackage' a link like '{ctx.api}/work_packages/:id' is "
-            f"expected, but got '{href}'.",
-            attribute="workPackage",
-        )
+        raise resource_type_mismatch("workPackage", f"{ctx.api}/work_packages/:id", str(href))
     wp = permitted_wp(ctx, int(parsed[1]), EDIT_WP, "execute this custom action")
     lock = body.get("lockVersion")
     if (
@@ -332,6 +340,7 @@ async def list_projects(request: web.Request) -> web.Response:
         lambda p: r.project(ctx, p),
         f"{ctx.api}/projects",
         filters,
+        representations="projects",
     )
 
 
@@ -398,6 +407,18 @@ async def get_version(request: web.Request) -> web.Response:
     if item is None or VIEW_WP not in ctx.perms(item.project_id):
         raise not_found("version")
     return hal(r.version(ctx, item))
+
+
+async def version_projects(request: web.Request) -> web.Response:
+    """``availableInProjects`` of a version: versions are not shared here (``sharing: none``),
+    so that is the defining project."""
+    ctx = ctx_of(request)
+    item = ctx.store.versions.get(int_param(request))
+    if item is None or VIEW_WP not in ctx.perms(item.project_id):
+        raise not_found("version")
+    projects = [ctx.store.projects[item.project_id]]
+    href = f"{ctx.api}/versions/{item.id}/projects"
+    return _paged_list(request, projects, lambda p: r.project(ctx, p), href, None)
 
 
 # ---------------------------------------------------------------------------------------------
