@@ -32,7 +32,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from openproject_async import Collection, OpenProject, OpenProjectError, Resource
+from openproject_async import APIError, Collection, OpenProject, OpenProjectError, Resource
 
 REPLY_MARK = re.compile(r"\(reply to activity (\d+)\)")
 
@@ -68,6 +68,7 @@ class MentionBot:
         self.since = since.replace(microsecond=0)  # the filter takes whole seconds
         self.stop = stop
         self.seen: dict[Any, Any] = {}  # work package id -> updatedAt already read
+        self.names: dict[str, str] = {}  # user href -> name
         login = re.escape(str(me.get("login") or ""))
         tag = rf'<mention[^>]*data-type="user"[^>]*data-id="{me.get("id")}"'
         tag_reversed = rf'<mention[^>]*data-id="{me.get("id")}"[^>]*data-type="user"'
@@ -103,6 +104,23 @@ class MentionBot:
         self.since = newest
         return answered
 
+    async def author_name(self, activity: Resource) -> str:
+        """The commenter's name: an activity's user link carries no title, so follow it
+        (once per user: the names are kept)."""
+        href = author_href(activity)
+        if href is None:
+            return "there"
+        if href not in self.names:
+            try:
+                user = await activity.follow("user")
+            except APIError:  # e.g. a user we may not see: don't ask again
+                self.names[href] = "there"
+            except OpenProjectError:  # a bad moment of the server: ask next time
+                return "there"
+            else:
+                self.names[href] = str(user.get("name") or "there")
+        return self.names[href]
+
     async def answer_mentions(self, wp: Resource) -> int:
         activities = await wp.follow("activities")
         elements = activities.elements if isinstance(activities, Collection) else []
@@ -120,7 +138,7 @@ class MentionBot:
             created = activity.get("createdAt")
             if isinstance(created, str) and instant(created) < self.since:
                 continue  # older than the bot's window: not ours to answer
-            who = getattr(activity.links.get("user"), "title", None) or "there"
+            who = await self.author_name(activity)
             await wp.addComment(
                 comment=f"Hi {who}, I saw your mention and will look into it. "
                 f"(reply to activity {activity.get('id')})"

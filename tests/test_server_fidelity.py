@@ -213,6 +213,9 @@ async def test_activity_embeds_its_work_package(openproject_server: FakeOpenProj
         assert (wp["_type"], wp["id"], "_embedded" in wp) == ("WorkPackage", 8, False)
     _, listing = await call(server, "GET", f"{WPS}/8/activities")
     assert [("_embedded" in e) for e in listing["_embedded"]["elements"]] == [False, False]
+    # the real representer does not load the user: an href, no title (follow it for a name)
+    for doc in (created, fetched, patched, *listing["_embedded"]["elements"]):
+        assert set(doc["_links"]["user"]) == {"href"}
 
 
 async def test_membership_embeds_project_principal_and_roles(

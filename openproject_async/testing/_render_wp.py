@@ -312,14 +312,14 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
 def activity(ctx: Ctx, a: Activity, *, embed: bool = False) -> JsonDict:
     """``ActivityRepresenter``; ``embed`` (single GET/POST/PATCH) adds ``_embedded.workPackage``.
 
-    Known difference: the real ``_links.user`` has no ``title`` (the representer does not
-    load the user); it is kept here until ``examples/mention_bot.py`` stops relying on it.
+    ``_links.user`` has no ``title``, as on the real server (its representer does not load
+    the user): a client that wants the name follows the link.
     """
     wp = ctx.store.work_packages.get(a.work_package_id)
     links: JsonDict = {"self": link(f"{ctx.api}/activities/{a.id}")}
     if wp is not None:
         links["workPackage"] = wp_link(ctx, wp)
-    links["user"] = user_link(ctx, a.user_id)
+    links["user"] = link(f"{ctx.api}/users/{a.user_id}")
     if (
         a.comment
         and a.user_id == ctx.user.id
