@@ -16,32 +16,53 @@ from .errors import MissingTemplateValue, ProtocolError
 
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
 
-_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|%7[Bb]([A-Za-z_][A-Za-z0-9_]*)%7[Dd]")
+_BRACED = r"\{([A-Za-z_][A-Za-z0-9_]*)\}"
+# A percent-encoded placeholder is a whole query value or path segment
+# (``offset=%7Boffset%7D``): inside a value it is text, e.g. a filter on the subject
+# "{offset}" renders as ``%22%7Boffset%7D%22`` and must be sent as it is.
+_ENCODED = r"(?<=[=/])%7[Bb]([A-Za-z_][A-Za-z0-9_]*)%7[Dd](?=[/?&#]|$)"
+_VAR = re.compile(f"{_BRACED}|{_ENCODED}")
+_VAR_BRACED = re.compile(_BRACED)
 
 
-def template_variables(text: str) -> list[str]:
-    """The placeholder names in ``text``, in order, each once."""
+def _pattern(encoded: bool) -> re.Pattern[str]:
+    return _VAR if encoded else _VAR_BRACED
+
+
+def template_variables(text: str, *, encoded: bool = True) -> list[str]:
+    """The placeholder names in ``text``, in order, each once.
+
+    ``encoded=False`` counts only ``{var}``, not ``%7Bvar%7D`` (for links that are not
+    ``templated``).
+    """
     seen: dict[str, None] = {}
-    for m in _VAR.finditer(text):
+    for m in _pattern(encoded).finditer(text):
         seen[m.group(1) or m.group(2)] = None
     return list(seen)
 
 
-def expand(text: str, values: Mapping[str, Any], *, encode: bool = True) -> str:
-    """Fill ``{var}`` and ``%7Bvar%7D`` placeholders; a missing value is an error."""
+def expand(
+    text: str, values: Mapping[str, Any], *, encode: bool = True, encoded: bool = True
+) -> str:
+    """Fill ``{var}`` and ``%7Bvar%7D`` placeholders; a missing value is an error.
+
+    ``%7Bvar%7D`` counts only as a whole query value or path segment, and only with
+    ``encoded=True``.
+    """
+    pattern = _pattern(encoded)
 
     def fill(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         if name not in values:
             raise MissingTemplateValue(
                 f"template {text!r} needs {name!r}; pass it as a keyword argument "
-                f"(variables: {', '.join(template_variables(text))})"
+                f"(variables: {', '.join(template_variables(text, encoded=encoded))})"
             )
         value = values[name]
         value = getattr(value, "id", value) if not isinstance(value, str | int) else value
         return quote(str(value), safe="") if encode else str(value)
 
-    return _VAR.sub(fill, text)
+    return pattern.sub(fill, text)
 
 
 def expand_payload(payload: Any, values: Mapping[str, Any]) -> Any:
@@ -111,8 +132,16 @@ class Link:
 
     @property
     def templated(self) -> bool:
-        """True when the href needs values: ``templated: true``, or placeholders in the href."""
-        return bool(self.raw.get("templated")) or bool(self.href and template_variables(self.href))
+        """True when the href needs values: ``templated: true``, or ``{var}`` in the href.
+
+        ``%7Bvar%7D`` is a placeholder only in a link marked ``templated`` (as OpenProject
+        marks ``jumpTo``/``changeSize``); elsewhere it is percent-encoded text.
+        """
+        return self._marked or bool(self.href and _VAR_BRACED.search(self.href))
+
+    @property
+    def _marked(self) -> bool:
+        return bool(self.raw.get("templated"))
 
     @property
     def title(self) -> str | None:
@@ -149,7 +178,7 @@ class Link:
     @property
     def variables(self) -> list[str]:
         """Template variables of the href and the payload."""
-        names = template_variables(self.href or "")
+        names = template_variables(self.href or "", encoded=self._marked)
         names += [v for v in payload_variables(self.payload) if v not in names]
         return names
 
@@ -157,7 +186,7 @@ class Link:
         """The href with its placeholders filled."""
         if self.href is None:
             raise TypeError(f"link {self.rel!r} has no href")
-        return expand(self.href, values)
+        return expand(self.href, values, encoded=self._marked)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Link):

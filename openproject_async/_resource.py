@@ -205,7 +205,9 @@ class Resource:
 
         A form link (POST to ``.../form``) opens the form with the keyword arguments as
         values and returns a :class:`Form`; ``addAttachment`` uploads a file
-        (``addAttachment(path_or_bytes, file_name=, content_type=, description=)``).
+        (``addAttachment(path_or_bytes, file_name=, content_type=, description=)``);
+        ``previewMarkup`` (a POST to ``.../render/markdown``) sends the one text argument
+        as ``text/plain`` and returns the server's HTML as a ``str``.
         """
         link = self.link(rel)
         if isinstance(link, list):
@@ -253,7 +255,8 @@ class Resource:
         query: dict[str, Any],
         retry: bool | None,
     ) -> Any:
-        """Form links open a Form; ``addAttachment`` uploads. Else ``_NOT_SPECIAL``."""
+        """Form links open a Form; ``addAttachment`` uploads; ``previewMarkup`` (a render
+        link) sends text and returns HTML. Else ``_NOT_SPECIAL``."""
         from ._forms import is_form_link, open_form
 
         if json is None and is_form_link(link):
@@ -268,6 +271,11 @@ class Resource:
             from ._attachments import upload
 
             return await upload(self, link, *args, params=query, retry=retry, **kwargs)
+        if json is None:
+            from ._render import is_render_link, preview
+
+            if is_render_link(link):
+                return await preview(self, link, args, kwargs, query, retry)
         return _NOT_SPECIAL
 
     async def refresh(self) -> Any:

@@ -16,6 +16,9 @@ JSON_TYPES = ("application/hal+json", "application/json", "application/problem+j
 SNIPPET = 200
 
 Document = dict[str, Any]
+#: What one request gives: a HAL document, None (an empty 2xx) or, for the few endpoints
+#: that answer with text (``/api/v3/render/markdown``), that text.
+Answer = Document | str | None
 
 
 def _snippet(body: bytes) -> str:
@@ -84,6 +87,29 @@ def decode(
             url=_text(url),
         )
     return doc
+
+
+def decode_text(
+    status: int, content_type: str, body: bytes, *, url: str | Callable[[], str] = ""
+) -> str:
+    """The text of a 2xx answer to a request for text (``text/html`` of a markdown preview).
+
+    Anything else raises as :func:`decode` does: Error documents their typed APIError.
+    """
+    if 200 <= status < 300:
+        charset = "utf-8"
+        for param in content_type.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip('"')
+        try:
+            return body.decode(charset, "replace")
+        except LookupError:  # an unknown charset name
+            return body.decode("utf-8", "replace")
+    decode(status, content_type, body, url=url)
+    raise ProtocolError(  # pragma: no cover - decode raises for every non-2xx status
+        "unexpected status", status=status, content_type=content_type, url=_text(url)
+    )
 
 
 def error_from_document(doc: Mapping[str, Any], status: int | None = None) -> APIError:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import warnings
 from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -39,7 +40,7 @@ class _Inflight:
 
     __slots__ = ("task", "waiters")
 
-    def __init__(self, task: asyncio.Task[_sansio.Document | None]) -> None:
+    def __init__(self, task: asyncio.Task[_sansio.Answer]) -> None:
         self.task = task
         self.waiters = 0
 
@@ -276,10 +277,15 @@ class OpenProject(Transport):
                 path = url.path
                 if (
                     self._prefix
-                    and path.startswith(API_PATH)
+                    and (path == API_PATH or path.startswith(API_PATH + "/"))
                     and not path.startswith(self._prefix + "/")
                 ):
-                    url = url.with_path(self._prefix + path, encoded=False)
+                    # the typed href's query (filters=...) stays as it was written
+                    url = URL.build(
+                        path=self.base_url.raw_path.rstrip("/") + url.raw_path,
+                        query_string=url.raw_query_string,
+                        encoded=True,
+                    )
                 url = self._origin.join(url)
             elif not url.scheme:  # "//host/path": the server's scheme
                 url = self._origin.join(url)
@@ -316,6 +322,53 @@ class OpenProject(Transport):
         overrides the session's timeouts for this call (seconds for each exchange, or an
         ``aiohttp.ClientTimeout``).
         """
+        req = self._api_request(method, href, json, data, params, headers, retry, timeout)
+        if (
+            req.method == "GET"
+            and data is None
+            and not headers
+            and retry is None
+            and req.timeout is None
+        ):
+            answer = await self._merged_get(req.url)
+        else:
+            answer = await self._with_retries(req)
+        if isinstance(answer, str):  # pragma: no cover - only text requests answer text
+            raise ProtocolError("expected a HAL document, got text", url=safe_url(req.url))
+        return answer
+
+    async def _text_request(
+        self,
+        method: str,
+        href: str | URL,
+        *,
+        data: bytes,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None = None,
+        retry: bool | None = None,
+    ) -> str:
+        """A request whose 2xx answer is text (``/render/markdown``): that text.
+
+        Error answers raise as for :meth:`request`.
+        """
+        req = self._api_request(method, href, None, data, params, headers, retry, None)
+        answer = await self._with_retries(replace(req, text=True))
+        if not isinstance(answer, str):  # pragma: no cover - text requests answer text
+            raise ProtocolError("expected a text answer", url=safe_url(req.url))
+        return answer
+
+    def _api_request(
+        self,
+        method: str,
+        href: str | URL,
+        json: Any,
+        data: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        retry: bool | None,
+        timeout: aiohttp.ClientTimeout | float | None,
+    ) -> ApiRequest:
+        """Check the arguments of a request, resolve its URL and encode its body."""
         self._check_open()
         if not isinstance(method, str) or not method.strip().isalpha():
             raise ValueError(f"method must be an HTTP method name, got {method!r}")
@@ -336,15 +389,11 @@ class OpenProject(Transport):
             if timeout is not None
             else None
         )
-        if method == "GET" and data is None and not headers and retry is None and ctimeout is None:
-            return await self._merged_get(url)
-        return await self._with_retries(
-            ApiRequest(
-                method, url, body=body, data=data, headers=headers, retry=retry, timeout=ctimeout
-            )
+        return ApiRequest(
+            method, url, body=body, data=data, headers=headers, retry=retry, timeout=ctimeout
         )
 
-    async def _merged_get(self, url: URL) -> _sansio.Document | None:
+    async def _merged_get(self, url: URL) -> _sansio.Answer:
         key = str(url)
         cached = self._schemas.get(key)
         if cached is not None:
@@ -355,13 +404,13 @@ class OpenProject(Transport):
             task = asyncio.ensure_future(self._with_retries(ApiRequest("GET", url)))
             new = entry = self._inflight[key] = _Inflight(task)
 
-            def done(t: asyncio.Task[_sansio.Document | None]) -> None:
+            def done(t: asyncio.Task[_sansio.Answer]) -> None:
                 if self._inflight.get(key) is new:
                     del self._inflight[key]
                 if t.cancelled() or t.exception() is not None:  # (retrieved: no noise)
                     return
                 doc = t.result()
-                if doc is not None and doc.get("_type") == "Schema":
+                if isinstance(doc, dict) and doc.get("_type") == "Schema":
                     # Cached as the entry goes, not when the waiters resume (a loop turn
                     # later): a caller in between would find neither and GET it again.
                     self._schemas[key] = doc

@@ -90,6 +90,7 @@ class ApiRequest:
     ``body`` is the encoded JSON body (``request(json=...)``, or ``{}`` for a bodiless
     write); ``data`` is a raw body handed over as is (bytes, str, a form, a stream).
     ``retry`` is the per-call override, ``timeout`` the per-call limits (None: session's).
+    ``text``: the answer is text (``/render/markdown``), returned as ``str`` when 2xx.
     """
 
     method: str
@@ -99,6 +100,7 @@ class ApiRequest:
     headers: Mapping[str, str] | None = None
     retry: bool | None = None
     timeout: aiohttp.ClientTimeout | None = None
+    text: bool = False
 
     @property
     def replayable(self) -> bool:
@@ -162,7 +164,7 @@ class Transport:
 
     # -- retries -----------------------------------------------------------------------
 
-    async def _with_retries(self, req: ApiRequest) -> _sansio.Document | None:
+    async def _with_retries(self, req: ApiRequest) -> _sansio.Answer:
         """Send ``req`` and retry it as the policy and :attr:`ApiRequest.replayable` allow."""
         policy = self.retry
         if policy is None or req.retry is False:
@@ -237,7 +239,7 @@ class Transport:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _send(self, req: ApiRequest, attempt: int) -> _sansio.Document | None:
+    async def _send(self, req: ApiRequest, attempt: int) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
             http = self._session()
@@ -264,10 +266,13 @@ class Transport:
                 )
                 return None
             try:
+                if req.text:
+                    return _sansio.decode_text(status, ctype, raw, url=partial(safe_url, final))
                 return _sansio.decode(status, ctype, raw, url=partial(safe_url, final))
             except (APIError, ProtocolError) as exc:
-                if self.retry is not None and status in self.retry.statuses:
-                    exc.retry_after = wait_hint(rheaders)
+                # the server's wait (429 RateLimit-Reset, Retry-After) is kept whether or
+                # not this session retries: a caller without retries schedules its own
+                exc.retry_after = wait_hint(rheaders)
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 

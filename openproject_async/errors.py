@@ -342,7 +342,11 @@ class APIError(OpenProjectError):
         return value if isinstance(value, str) else None
 
     def _text(self) -> str:
-        name = (self.identifier or "").rsplit(":", 1)[-1] or type(self).__name__
+        ident = self.identifier or ""
+        # the name after the URN prefix: "OutboundRequest:NotFound" keeps its own colon
+        name = (
+            ident[len(URN_PREFIX) :] if ident.startswith(URN_PREFIX) else ident.rsplit(":", 1)[-1]
+        ) or type(self).__name__
         head = f"{self.status} {name}" if self.status is not None else name
         text = f"{head}: {self.message}"
         if self.attribute:
