@@ -272,7 +272,7 @@ class Resource:
 
             return await upload(self, link, *args, params=query, retry=retry, **kwargs)
         if json is None:
-            from ._render import is_render_link, preview
+            from ._preview import is_render_link, preview
 
             if is_render_link(link):
                 return await preview(self, link, args, kwargs, query, retry)
