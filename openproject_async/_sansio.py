@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .errors import APIError, ProtocolError, error_class_for
+from .errors import APIError, MultipleErrors, ProtocolError, error_class_for, multiple_errors_of
 
 JSON_TYPES = ("application/hal+json", "application/json", "application/problem+json")
 SNIPPET = 200
@@ -130,6 +130,8 @@ def error_from_document(doc: Mapping[str, Any], status: int | None = None) -> AP
     if not identifier and not message and status is not None and status < 400:
         message = "Error document without errorIdentifier or message"
     cls = error_class_for(identifier)
+    if cls is MultipleErrors and members:
+        cls = multiple_errors_of(members)  # all alike: also catchable as that kind
     if cls is APIError and status is not None and identifier is None:
         message = message or f"HTTP {status}"
     return cls(status, identifier, message, details, members, dict(doc))

@@ -31,7 +31,8 @@
         │   ├── PropertyConstraintViolation, PropertyIsReadOnly, PropertyFormatError,
         │   ├── PropertyMissingError, ResourceTypeMismatch,
         │   ├── PropertyValueNotAvailableAnymore
-        │   ├── MultipleErrors        .errors holds the members, expanded
+        │   ├── MultipleErrors        .errors holds the members, expanded; members all of
+        │   │                         one kind: also that kind (except InvalidQuery works)
         │   └── FormInvalid           a form without a commit link (nothing was sent)
         ├── TooManyRequests
         │   └── Throttled
@@ -545,6 +546,35 @@ def expand(errors: Iterable[APIError]) -> list[APIError]:
     for err in errors:
         flat.extend(err.errors if isinstance(err, MultipleErrors) and err.errors else [err])
     return flat
+
+
+_MULTIPLE_OF: dict[type[APIError], type[MultipleErrors]] = {}
+
+
+def multiple_errors_of(members: Iterable[APIError]) -> type[MultipleErrors]:
+    """The class for a MultipleErrors holding ``members``.
+
+    When every member is of one class (several ``InvalidQuery`` for several bad filters,
+    several ``PropertyConstraintViolation``), the error is also an instance of that class,
+    so ``except InvalidQuery`` catches one bad filter and many alike. Mixed members give
+    plain :class:`MultipleErrors`; ``.errors`` always lists them.
+    """
+    kinds = {type(m) for m in members}
+    if len(kinds) != 1:
+        return MultipleErrors
+    (kind,) = kinds
+    if kind is APIError or issubclass(kind, MultipleErrors | FormInvalid):
+        return MultipleErrors
+    cls = _MULTIPLE_OF.get(kind)
+    if cls is None:
+        cls = type(
+            "MultipleErrors",
+            (MultipleErrors, kind),
+            {"__module__": __name__, "__qualname__": f"MultipleErrors[{kind.__name__}]"},
+        )
+        cls.__doc__ = f"MultipleErrors whose members are all {kind.__name__} (also one)."
+        _MULTIPLE_OF[kind] = cls
+    return cls
 
 
 def _registry() -> dict[str, type[APIError]]:

@@ -23,6 +23,7 @@ from yarl import URL
 from openproject_async import Collection, OpenProject, RetryPolicy
 from openproject_async import _retry as retry_module
 from openproject_async.errors import (
+    URN_PREFIX,
     ActionUnavailable,
     APIError,
     BadRequest,
@@ -460,6 +461,35 @@ async def test_multiple_invalid_queries_keep_their_400_and_types(
         (InvalidQuery, 400, "Filters Invalid filter does not exist."),
         (InvalidQuery, 400, "Sort by is invalid."),
     ]
+
+
+async def test_several_errors_of_one_kind_are_caught_as_that_kind(
+    mocked: aioresponses, op: OpenProject
+) -> None:
+    """Two bad filters come as MultipleErrors of InvalidQuery: ``except InvalidQuery``
+    catches them as it catches one; mixed members stay plain MultipleErrors."""
+    alike = error(
+        "MultipleErrors",
+        "Multiple field constraints have been violated.",
+        errors=[error("InvalidQuery", "Filter a."), error("InvalidQuery", "Filter b.")],
+    )
+    mixed = error(
+        "MultipleErrors",
+        "Multiple field constraints have been violated.",
+        errors=[error("InvalidQuery", "Filter a."), error("PropertyIsReadOnly", "Read only.")],
+    )
+    mocked.get(f"{BASE}{API}/work_packages", status=400, payload=alike, content_type=HAL)
+    mocked.get(f"{BASE}{API}/work_packages", status=400, payload=mixed, content_type=HAL)
+    with pytest.raises(InvalidQuery) as caught:
+        await op.get(f"{API}/work_packages")
+    err = caught.value
+    assert isinstance(err, MultipleErrors)
+    assert (err.status, err.identifier) == (400, URN_PREFIX + "MultipleErrors")
+    assert [e.message for e in err.errors] == ["Filter a.", "Filter b."]
+    with pytest.raises(MultipleErrors) as caught_mixed:
+        await op.get(f"{API}/work_packages")
+    assert not isinstance(caught_mixed.value, InvalidQuery | PropertyIsReadOnly)
+    assert [type(e) for e in caught_mixed.value.errors] == [InvalidQuery, PropertyIsReadOnly]
 
 
 async def test_error_details_are_kept(mocked: aioresponses, op: OpenProject) -> None:
