@@ -164,16 +164,14 @@ class Resource:
 
         An embedded copy is used without a request. Keyword arguments fill template
         variables; the others become query parameters (``filters``/``sortBy`` lists are
-        JSON-encoded). For a link array each target is fetched, concurrently, in order.
+        JSON-encoded). For a link array each target is fetched, concurrently, and the list
+        lines up with ``links[rel]``: ``None`` where a member has ``href: null`` or is one
+        you may not see (the undisclosed URN, never requested; ``links[rel][i].undisclosed``
+        tells which), so ``ancestors`` gives the visible ones in place.
         """
         target = self.link(rel)
         if isinstance(target, list):
-            embedded = self.embedded.get(rel)
-            if not kwargs and isinstance(embedded, list) and len(embedded) == len(target):
-                return [self._op.wrap(d) for d in embedded if isinstance(d, dict)]
-            for t in target:
-                _check_followable(t)
-            return await self._op.get_many([t.href for t in target if t.href])
+            return await self._follow_array(rel, target, kwargs)
         if target.href is None:
             return None
         _check_followable(target)
@@ -185,6 +183,26 @@ class Resource:
         if target.method != "GET":
             return await self.action(rel, **values, **kwargs)
         return await self._op.get(href, **kwargs)
+
+    async def _follow_array(
+        self, rel: str, links: list[Link], query: Mapping[str, Any]
+    ) -> list[Any]:
+        embedded = self.embedded.get(rel)
+        if (
+            not query
+            and isinstance(embedded, list)
+            and len(embedded) == len(links)
+            and all(isinstance(d, dict) for d in embedded)
+        ):
+            return [self._op.wrap(d) for d in embedded]
+        from ._session import gather_ordered
+
+        visible = [lk.href is not None and not lk.undisclosed for lk in links]
+        wanted = [lk for lk, shown in zip(links, visible, strict=True) if shown]
+        for lk in wanted:
+            _check_followable(lk)
+        got = iter(await gather_ordered([self._op.get(lk.href or "", **query) for lk in wanted]))
+        return [next(got) if shown else None for shown in visible]
 
     async def action(
         self,

@@ -96,6 +96,33 @@ async def test_follow_link_array_keeps_order(mocked: aioresponses, op: OpenProje
     assert [k.id for k in kids] == [43, 44]
 
 
+async def test_follow_link_array_lines_up_with_its_links(
+    mocked: aioresponses, op: OpenProject
+) -> None:
+    """None in place of ``href: null``; query parameters go with every member's GET."""
+    doc = work_package()
+    doc["_links"]["children"] = [
+        {"href": "/api/v3/work_packages/43"},
+        {"href": None},
+        {"href": "/api/v3/work_packages/44"},
+    ]
+    mocked.get(f"{BASE}/api/v3/work_packages/42", payload=doc, content_type=HAL)
+    wp = await op.get("/api/v3/work_packages/42")
+    for wp_id in (43, 44):
+        mocked.get(
+            f"{BASE}/api/v3/work_packages/{wp_id}?select=id",
+            payload=work_package(wp_id),
+            content_type=HAL,
+        )
+    kids = await wp.follow("children", select="id")
+    assert [k if k is None else k.id for k in kids] == [43, None, 44]
+    assert [str(url) for (method, url) in mocked.requests if method == "GET"] == [
+        f"{BASE}/api/v3/work_packages/42",
+        f"{BASE}/api/v3/work_packages/43?select=id",
+        f"{BASE}/api/v3/work_packages/44?select=id",
+    ]
+
+
 async def test_follow_null_undisclosed_and_html(mocked: aioresponses, op: OpenProject) -> None:
     wp = await load_wp(mocked, op)
     assert await wp.follow("assignee") is None
