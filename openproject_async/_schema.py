@@ -366,6 +366,7 @@ async def load_schema(resource: Resource) -> Schema | None:
     op = resource.session
     cached = op.cached_schema(link.href)
     if cached is not None:
+        op.stats["cached"] += 1
         return Schema(op, cached)
     fetched = await op.get(link.href)
     if not isinstance(fetched, Schema):

@@ -149,7 +149,7 @@ class OpenProject(Transport):
             "requests": 0,  # HTTP exchanges sent (redirect hops and retries included)
             "retries": 0,  # retries scheduled by the retry policy
             "merged": 0,  # GETs answered by an identical GET already in flight
-            "cached": 0,  # schema GETs answered from the cache
+            "cached": 0,  # schemas answered from the cache (no request)
             "reauthentications": 0,  # 401 answers followed by a fresh token
         }
         self._warn_insecure()

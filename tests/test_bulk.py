@@ -322,10 +322,11 @@ async def test_one_schema_get_per_distinct_schema_for_1000_work_packages() -> No
             assert statuses(server) == {200: 10}
             assert op.stats["merged"] == 1000 - 10
 
-            sent = op.stats["requests"]
+            sent, cached = op.stats["requests"], op.stats["cached"]
             again = [await load_and_read(wp) for wp in wps]  # from the cache
             assert len(server.requests) == 10
             assert op.stats["requests"] == sent
+            assert op.stats["cached"] == cached + 1000
     want = [story_points(server, wp["id"]) for wp in wps]
     assert [v for _, v in first] == [v for _, v in again] == want
     assert sum(v is not None for v in want) == 300 + 250  # Task, Feature, Bug: demo, scrum
