@@ -9,13 +9,17 @@ Remove this shim once aioresponses ships a fix.
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
-import aioresponses.core
+import aioresponses.core as aioresponses_core
 import pytest
 from aiohttp import ClientResponse
+from aioresponses import aioresponses
+
+from openproject_async import OpenProject
 
 if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
 
@@ -27,7 +31,10 @@ if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
                 kwargs["stream_writer"] = writer
             super().__init__(method, url, **kwargs)
 
-    aioresponses.core.ClientResponse = _ShimmedResponse  # type: ignore[misc]
+    aioresponses_core.ClientResponse = _ShimmedResponse  # type: ignore[misc]
+
+#: The server that recorded-answer tests (aioresponses) pretend to talk to.
+RECORDED_BASE = "https://op.example.com"
 
 SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "openproject" / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -38,3 +45,17 @@ def shared_examples() -> Path:
     if not SHARED_EXAMPLES.is_dir():
         pytest.skip("../shared/openproject/examples is not present")
     return SHARED_EXAMPLES
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    """Recorded answers: requests to ``RECORDED_BASE`` are answered by aioresponses."""
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def op() -> AsyncIterator[OpenProject]:
+    """A session on ``RECORDED_BASE`` with retries off, for tests with recorded answers."""
+    async with OpenProject(RECORDED_BASE, api_key="secret-key", retry=None) as session:
+        yield session

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -31,18 +30,6 @@ def cursor_page(ids: list[int], *, after: str | None, total: int | None = None) 
     if total is not None:
         doc["total"] = total
     return doc
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def op() -> AsyncIterator[OpenProject]:
-    async with OpenProject(BASE, api_key="secret-key", retry=None) as session:
-        yield session
 
 
 def serve_pages(m: aioresponses) -> None:

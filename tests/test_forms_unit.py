@@ -7,7 +7,6 @@ section 5); the integration tests against the fake server are in test_forms.py.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -29,18 +28,6 @@ BASE = "https://op.example.com"
 API = "/api/v3"
 HAL = "application/hal+json"
 FORM_URL = f"{BASE}{API}/projects/3/work_packages/form"
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def op() -> AsyncIterator[OpenProject]:
-    async with OpenProject(BASE, api_key="secret-key", retry=None) as session:
-        yield session
 
 
 def sent(m: aioresponses, method: str, url: str) -> list[Any]:

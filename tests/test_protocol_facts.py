@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import types
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -71,18 +70,6 @@ HAL = "application/hal+json; charset=utf-8"
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
 WP42 = f"{BASE}{API}/work_packages/42"
 ANY_WPS = re.compile(re.escape(f"{BASE}{API}/work_packages") + r"(\?.*)?$")  # any query
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def op() -> AsyncIterator[OpenProject]:
-    async with OpenProject(BASE, api_key="secret-key", retry=None) as session:
-        yield session
 
 
 def requested(m: aioresponses) -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -23,18 +22,6 @@ from .docs import collection, error, project, user, work_package
 
 BASE = "https://op.example.com"
 HAL = "application/hal+json"
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def op() -> AsyncIterator[OpenProject]:
-    async with OpenProject(BASE, api_key="secret-key", retry=None) as session:
-        yield session
 
 
 def calls(m: aioresponses, method: str, url: str) -> list[Any]:

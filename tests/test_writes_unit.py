@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -165,18 +165,6 @@ async def test_upload_needs_a_name_for_bytes_and_a_binary_source(
 
 
 # -- JSON bodies of the other actions ---------------------------------------------------------
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def op() -> AsyncIterator[OpenProject]:
-    async with OpenProject(BASE, api_key="secret-key", retry=None) as session:
-        yield session
 
 
 def calls(m: aioresponses, method: str, url: str) -> list[Any]:
