@@ -31,7 +31,7 @@ if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
                 kwargs["stream_writer"] = writer
             super().__init__(method, url, **kwargs)
 
-    aioresponses_core.ClientResponse = _ShimmedResponse  # type: ignore[misc]
+    aioresponses_core.ClientResponse = _ShimmedResponse  # type: ignore[attr-defined]
 
 #: The server that recorded-answer tests (aioresponses) pretend to talk to.
 RECORDED_BASE = "https://op.example.com"

@@ -19,7 +19,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
-from openproject_async import Collection, OpenProject, RetryPolicy
+from openproject_async import Collection, Link, OpenProject, RetryPolicy
 from openproject_async import _retry as retry_module
 from openproject_async.errors import (
     URN_PREFIX,
@@ -291,7 +291,9 @@ async def test_filter_text_that_looks_like_a_placeholder_is_sent_as_it_is(
     mocked.get(ANY_WPS, callback=answer, repeat=True)
     first = await op.get(f"{API}/work_packages", filters=params["filters"])
     assert isinstance(first, Collection)
-    assert first.links["nextByOffset"].variables == []  # not a template: followed as is
+    next_link = first.links["nextByOffset"]
+    assert isinstance(next_link, Link)
+    assert next_link.variables == []  # not a template: followed as is
     ids = [wp["id"] async for wp in first.iterate(concurrency=concurrency)]
     assert ids == [1, 2, 3, 4, 5, 6]
     assert [q["filters"] for q in seen] == [params["filters"]] * 3
