@@ -20,35 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import orjson
+from _common import fake_server, raw_headers
 
 from openproject_async import OpenProject
 
 STATUSES = "/api/v3/statuses/{}"
-
-
-@contextlib.contextmanager
-def fake_server() -> Iterator[tuple[str, str]]:
-    cmd = [sys.executable, "-m", "openproject_async.testing", "--seed-size", "10"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
-            raise RuntimeError(f"the fake server did not start: {line!r}")
-        yield line[1], line[2]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def library(url: str, key: str, hrefs: list[str], **options: Any) -> float:
@@ -62,9 +45,7 @@ async def library(url: str, key: str, hrefs: list[str], **options: Any) -> float
 
 
 async def raw(url: str, key: str, hrefs: list[str]) -> float:
-    token = base64.b64encode(f"apikey:{key}".encode()).decode()
-    headers = {"Authorization": f"Basic {token}", "Accept": "application/hal+json"}
-    async with aiohttp.ClientSession(headers=headers) as http:
+    async with aiohttp.ClientSession(headers=raw_headers(key)) as http:
         async with http.get(url + hrefs[0]) as response:
             await response.read()
         started = time.process_time()
@@ -96,7 +77,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with fake_server() as (url, key):
+    with fake_server("--seed-size", "10") as (url, key):
         per_request = asyncio.run(asyncio.wait_for(measure(url, key, args), timeout=300))
     print(f"{args.requests} sequential small GETs, client CPU, best of {args.repeat}")
     raw_us = per_request["raw aiohttp+orjson"]

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import json
 import math
 import os
@@ -44,12 +42,13 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from _common import fake_server, raw_headers
 
 from openproject_async import Collection, OpenProject  # imported before any clock starts
 
@@ -72,10 +71,8 @@ async def library(
 
 
 def _raw_session(key: str, concurrency: int) -> aiohttp.ClientSession:
-    token = base64.b64encode(f"apikey:{key}".encode()).decode()
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency),
-        headers={"Authorization": f"Basic {token}", "Accept": "application/hal+json"},
+        connector=aiohttp.TCPConnector(limit=concurrency), headers=raw_headers(key)
     )
 
 
@@ -170,25 +167,6 @@ async def run_client(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- the driver ----------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def fake_server(*options: str) -> Iterator[tuple[str, str]]:
-    """A FakeOpenProject in its own process; yields (url, api_key) once it listens."""
-    cmd = [sys.executable, "-m", "openproject_async.testing", *options]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
-            raise RuntimeError(f"the fake server did not start: {line!r}")
-        yield line[1], line[2]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def measure(
