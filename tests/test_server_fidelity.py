@@ -15,22 +15,11 @@ import pytest
 
 from openproject_async.testing import FakeOpenProject
 
+from .server_http import call
+
 API = "/api/v3"
 WPS = f"{API}/work_packages"
 ERR = "urn:openproject-org:api:v3:errors:"
-
-
-async def call(
-    server: FakeOpenProject, method: str, path: str, body: Any = None, login: str = "admin",
-    **kw: Any,
-) -> tuple[int, Any]:
-    if body is not None:
-        kw["json"] = body
-    async with server.http(login) as http, http.request(method, path, **kw) as resp:
-        text = await resp.text()
-        if resp.content_type.endswith("json") and text:
-            return resp.status, await resp.json(content_type=None)
-        return resp.status, text
 
 
 def links_in(doc: Any) -> list[dict[str, Any]]:

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import aiohttp
 import pytest
 
 from openproject_async.testing import FakeOpenProject
 
+from .server_http import call
+
 WPS = "/api/v3/work_packages"
 ERR = "urn:openproject-org:api:v3:errors:"
-
-
-async def call(
-    server: FakeOpenProject, method: str, path: str, body: Any = None, login: str = "admin",
-    **kw: Any,
-) -> tuple[int, Any]:
-    if body is not None:
-        kw["json"] = body
-    async with server.http(login) as http, http.request(method, path, **kw) as resp:
-        text = await resp.text()
-        if resp.content_type.endswith("json") and text:
-            return resp.status, await resp.json(content_type=None)
-        return resp.status, text
 
 
 # ---------------------------------------------------------------------------------------------
