@@ -21,6 +21,8 @@ from openproject_async import Collection, Link, OpenProject, Resource, Schema
 from openproject_async.errors import NotFound, SchemaNotLoaded, UnknownField
 from openproject_async.testing import FakeOpenProject
 
+from .tasks import library_tasks
+
 WPS = "/api/v3/work_packages"
 SCHEMAS = f"{WPS}/schemas/"
 RELS = ("status", "project", "type")
@@ -58,16 +60,6 @@ def paths(server: FakeOpenProject) -> list[str]:
 
 def statuses(server: FakeOpenProject) -> Counter[int]:
     return Counter(r.status for r in server.requests)
-
-
-def library_tasks() -> list[asyncio.Task[Any]]:
-    """Unfinished tasks running library code (shared GETs, page fetches)."""
-    found = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        if code is not None and "openproject_async" in code.co_filename and not task.done():
-            found.append(task)
-    return found
 
 
 # -- get_many ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from openproject_async import Collection, OpenProject, Progress
 from openproject_async.errors import InternalServerError, LinkError
 from openproject_async.testing import FakeOpenProject, Fault
 
+from .tasks import library_tasks
+
 WPS = "/api/v3/work_packages"
 
 
@@ -393,15 +395,6 @@ async def test_select_passes_through_and_pages_still_link(
 
 
 # -- closing early, memory ------------------------------------------------------------------
-
-
-def library_tasks() -> list[asyncio.Task[Any]]:
-    found = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        if code is not None and "openproject_async" in code.co_filename and not task.done():
-            found.append(task)
-    return found
 
 
 @pytest.mark.parametrize("method", ["iterate", "pages"])

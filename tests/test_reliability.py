@@ -36,6 +36,8 @@ from openproject_async.errors import (
     TransportError,
 )
 
+from .tasks import library_tasks
+
 HAL = "application/hal+json"
 FAST = RetryPolicy(attempts=4, deadline=10.0, backoff=0.001, max_backoff=0.005, max_wait_hint=0.01)
 
@@ -200,17 +202,6 @@ async def eventually(predicate: Callable[[], bool], what: str = "condition") -> 
             return
         await asyncio.sleep(0.001)
     raise AssertionError(f"{what} never became true")
-
-
-def openproject_tasks() -> list[asyncio.Task[Any]]:
-    """Tasks running library code (in-flight shared GETs, page fetches)."""
-    found = []
-    for task in asyncio.all_tasks():
-        coro = task.get_coro()
-        code = getattr(coro, "cr_code", None) or getattr(coro, "ag_code", None)
-        if code is not None and "openproject_async" in code.co_filename and not task.done():
-            found.append(task)
-    return found
 
 
 # -- retries ---------------------------------------------------------------------------
@@ -572,7 +563,7 @@ async def test_cancelling_every_waiter_cancels_the_request_and_frees_the_connect
             await asyncio.wait_for(server.client_gone.wait(), 5)
             for _ in range(10):
                 await asyncio.sleep(0)
-            assert openproject_tasks() == []
+            assert library_tasks() == []
             assert server.open_connections == 0
 
 
@@ -585,7 +576,7 @@ async def test_cancelled_caller_cancels_its_request() -> None:
             with pytest.raises(asyncio.CancelledError):
                 await task
             await asyncio.wait_for(server.client_gone.wait(), 5)
-            assert openproject_tasks() == []
+            assert library_tasks() == []
 
 
 async def test_close_while_a_shared_get_is_in_flight_raises_session_closed() -> None:
@@ -597,7 +588,7 @@ async def test_close_while_a_shared_get_is_in_flight_raises_session_closed() -> 
         with pytest.raises(SessionClosed):
             await waiter
         await asyncio.wait_for(server.client_gone.wait(), 5)
-    assert openproject_tasks() == []
+    assert library_tasks() == []
 
 
 async def test_session_used_after_close_raises_clearly() -> None:
