@@ -28,7 +28,8 @@ from openproject_async.errors import (
 )
 from openproject_async.testing import FakeOpenProject, Fault
 
-from .test_reliability import eventually, openproject_tasks
+from .tasks import library_tasks
+from .test_reliability import eventually
 
 BULK = RetryPolicy(attempts=8, deadline=30, backoff=0.01, max_backoff=0.05, max_wait_hint=0.01)
 MIXED = ("status", "throttle", "drop", "truncate")
@@ -228,7 +229,7 @@ async def test_break_out_of_a_concurrent_iterator_cancels_its_requests() -> None
                 seen += 1
                 if seen == 15:  # inside page 2: later pages are in flight
                     break
-            await eventually(lambda: not openproject_tasks(), "page fetches cancelled")
+            await eventually(lambda: not library_tasks(), "page fetches cancelled")
             connector = op._http.connector if op._http else None
             assert connector is not None
             await eventually(
@@ -248,5 +249,5 @@ async def test_cancelled_bulk_read_leaves_nothing_running() -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await eventually(lambda: not openproject_tasks(), "page fetches cancelled")
+            await eventually(lambda: not library_tasks(), "page fetches cancelled")
     assert task.cancelled()
