@@ -24,13 +24,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from yarl import URL
-
 from . import _sansio
 from ._links import Link
 from ._placement import merge, place, references_only, values_of
 from ._resource import Resource
-from ._retry import is_form_url
+from ._retry import FORM_PATH_END
 from ._schema import ChoiceMemo, Schema, load_schema
 from .errors import (
     APIError,
@@ -210,13 +208,7 @@ def _form_link(resource: Resource, rel: str) -> Link:
 
 def is_form_link(link: Link) -> bool:
     """A POST link to one of OpenProject's form endpoints (path ends in ``/form``)."""
-    href = link.href
-    if href is None or link.method != "POST":
-        return False
-    try:
-        return is_form_url(URL(href).path)
-    except ValueError:  # unusable href: the request itself reports InvalidHref
-        return False
+    return link.posts_to(FORM_PATH_END)
 
 
 def _is_update_of(resource: Resource, link: Link) -> bool:

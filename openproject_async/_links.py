@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from yarl import URL
+
 from .errors import MissingTemplateValue, ProtocolError
 
 UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
@@ -174,6 +176,22 @@ class Link:
         """False when the target is an HTML page or file, not an API resource."""
         t = (self.type or "").split(";", 1)[0].strip().lower()
         return not t or t == "application/hal+json" or t.endswith("json")
+
+    def posts_to(self, *endings: str) -> bool:
+        """Is this a POST to a path ending in one of ``endings`` (``"/form"``)?
+
+        How the library recognises endpoints that need special handling (forms, markdown
+        previews) without hard-coding URLs. An unusable href is not one (requesting it
+        reports InvalidHref).
+        """
+        href = self.href
+        if href is None or self.method != "POST":
+            return False
+        try:
+            path = URL(href).path
+        except ValueError:
+            return False
+        return path.rstrip("/").endswith(endings)
 
     @property
     def variables(self) -> list[str]:

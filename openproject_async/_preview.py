@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from yarl import URL
-
 if TYPE_CHECKING:
     from ._links import Link
     from ._resource import Resource
@@ -26,14 +24,7 @@ _HEADERS = {
 
 def is_render_link(link: Link) -> bool:
     """A POST link to one of OpenProject's render endpoints (``.../render/markdown``)."""
-    href = link.href
-    if href is None or link.method != "POST":
-        return False
-    try:
-        path = URL(href).path
-    except ValueError:  # unusable href: the request itself reports InvalidHref
-        return False
-    return path.rstrip("/").endswith(_RENDER_PATHS)
+    return link.posts_to(*_RENDER_PATHS)
 
 
 async def preview(

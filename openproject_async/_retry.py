@@ -37,9 +37,13 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _EPOCH_THRESHOLD = 1_000_000_000
 
 
+#: How the paths of OpenProject's form endpoints end.
+FORM_PATH_END = "/form"
+
+
 def is_form_url(path: str) -> bool:
     """OpenProject's form endpoints end in ``/form``."""
-    return path.rstrip("/").endswith("/form")
+    return path.rstrip("/").endswith(FORM_PATH_END)
 
 
 def _seconds(raw: str, now: float) -> float | None:
