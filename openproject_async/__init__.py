@@ -7,13 +7,13 @@ concurrently. Start with :class:`OpenProject`.
 
 from . import errors
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
+from ._client import OpenProject
 from ._collection import Collection, Progress
 from ._forms import Form
 from ._links import UNDISCLOSED, Link
 from ._resource import Resource
 from ._retry import RetryPolicy
 from ._schema import Field, Schema
-from ._session import OpenProject
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 

@@ -16,13 +16,11 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from . import _sansio
-
-if TYPE_CHECKING:
-    from ._links import Link
-    from ._resource import Resource
+from ._links import Link
+from ._resource import ActionCall, Resource, special_link
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
@@ -107,7 +105,7 @@ async def upload(
     description: str | None = None,
     params: Mapping[str, Any] | None = None,
     retry: bool | None = None,
-) -> Any:
+) -> Resource | None:
     """POST ``source`` to the ``addAttachment`` link; returns the Attachment resource.
 
     ``file_name`` defaults to the path's (or file object's) name and is required for
@@ -132,3 +130,11 @@ async def upload(
         retry=False if retry is None else retry,
     )
     return None if doc is None else op.wrap(doc)
+
+
+@special_link(lambda link: link.rel == "addAttachment")
+async def _add_attachment(resource: Resource, link: Link, call: ActionCall) -> Resource | None:
+    """``addAttachment(path_or_bytes, file_name=, content_type=, description=)``."""
+    return await upload(
+        resource, link, *call.args, params=call.query, retry=call.retry, **call.kwargs
+    )

@@ -13,14 +13,19 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, quote_plus, urlencode
 
 import orjson
+from yarl import URL
 
+from ._policy import Timeouts
+from ._transport import HttpRequest
 from .errors import OpenProjectError, Unauthenticated
 
 if TYPE_CHECKING:
-    import aiohttp
-    from yarl import URL
+    from ._transport import Transport
+
+_TOKEN_TIMEOUTS = Timeouts(connect=10.0, read=60.0)
 
 log = logging.getLogger("openproject_async")
 
@@ -28,7 +33,7 @@ log = logging.getLogger("openproject_async")
 class Auth(Protocol):
     """What the session needs from an auth object."""
 
-    async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+    async def header(self, transport: Transport, api_root: URL) -> str | None:
         """The ``Authorization`` header value to send (None: send none)."""
         ...
 
@@ -56,7 +61,7 @@ class ApiKey:
         key = _check_secret(key, "api_key")
         self._value = "Basic " + base64.b64encode(f"apikey:{key}".encode()).decode()
 
-    async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+    async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Basic`` of ``apikey:<key>`` (computed once, when the key was given)."""
         return self._value
 
@@ -77,7 +82,7 @@ class BearerToken:
         token = _check_secret(token, "token")
         self._value = f"Bearer {token}"
 
-    async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+    async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Bearer <token>``, the token as given."""
         return self._value
 
@@ -137,7 +142,7 @@ class OAuthClientCredentials:
     def _bearer(self) -> str | None:
         return None if self._token is None else f"Bearer {self._token}"
 
-    async def header(self, http: aiohttp.ClientSession, api_root: URL) -> str | None:
+    async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Bearer <access token>``, first fetching a token when there is none or it is due.
 
         One token request at a time; callers that waited on one that failed get its error.
@@ -152,7 +157,7 @@ class OAuthClientCredentials:
                 # The refresh we waited on failed: share its error, do not ask again.
                 raise self._failure()
             try:
-                await self._fetch(http, api_root)
+                await self._fetch(transport, api_root)
             except OpenProjectError as exc:
                 self._failure = _rebuilder(exc)
                 raise
@@ -171,41 +176,47 @@ class OAuthClientCredentials:
             return True  # otherwise somebody refreshed already: retry with the new token
 
     def _endpoint(self, api_root: URL) -> URL:
-        from yarl import URL
-
         if self.token_url:
             return api_root.join(URL(self.token_url))
         prefix = api_root.path.rsplit("/api/v3", 1)[0].rstrip("/")
         return api_root.with_path(prefix + "/oauth/token").with_query(None)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***")
+        """The text without the secret, also in its form- and URL-encoded spellings."""
+        for spelling in {self._secret, quote_plus(self._secret), quote(self._secret, safe="")}:
+            text = text.replace(spelling, "***")
+        return text
 
-    async def _fetch(self, http: aiohttp.ClientSession, api_root: URL) -> None:
-        import aiohttp
-
+    async def _fetch(self, transport: Transport, api_root: URL) -> None:
         url = self._endpoint(api_root)
         shown = str(url.with_user(None).with_password(None).with_query(None))
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-            "scope": self.scope,
-        }
+        form = urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._secret,
+                "scope": self.scope,
+            }
+        ).encode()
+        request = HttpRequest(
+            "POST",
+            url,
+            {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+            form,
+            _TOKEN_TIMEOUTS,
+        )
         started = time.monotonic()
         failure: str | None = None
         status = 0
         body = b""
         try:
-            async with http.post(
-                url,
-                data=form,
-                headers={"Accept": "application/json"},
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
+            resp = await transport.handle(request)
+            status = resp.status
+            try:
                 body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            finally:
+                await resp.aclose()
+        except OpenProjectError as exc:
             failure = type(exc).__name__
         log.debug(
             "POST %s (OAuth token) -> %s in %.3fs",
@@ -214,13 +225,17 @@ class OAuthClientCredentials:
             time.monotonic() - started,
             extra={"method": "POST", "url": shown, "status": status or None},
         )
-        if failure is not None:  # raised outside the except block: no aiohttp context
+        if failure is not None:
             raise Unauthenticated(
                 None,
                 None,
                 f"OAuth token request to {shown} failed: {failure}",
                 details={"error": "token_request_failed", "error_description": failure},
             )
+        self._accept(status, body, shown)
+
+    def _accept(self, status: int, body: bytes, shown: str) -> None:
+        """Keep the token of a 200 answer, else raise Unauthenticated with the reason."""
         doc: Any
         try:
             doc = orjson.loads(body) if body.strip() else {}

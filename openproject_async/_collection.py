@@ -54,16 +54,16 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._links import Link
-from ._resource import Resource
+from ._resource import Resource, register_kind, wrap
 from .errors import LinkError, ProtocolError
 
 if TYPE_CHECKING:
-    from ._session import OpenProject
+    from ._client import OpenProject
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,6 @@ class Collection(Resource):
     def elements(self) -> list[Resource]:
         """This page's elements, wrapped on first access (no copy of the documents)."""
         if self._elements is None:
-            from ._wrap import wrap
-
             op = self._op
             raw = self._raw_elements()
             try:
@@ -258,8 +256,6 @@ class Collection(Resource):
     async def _iterate(
         self, concurrency: int, progress: ProgressCallback | None
     ) -> AsyncGenerator[Resource, None]:
-        from ._wrap import wrap
-
         op = self._op
         tracker = _Tracker(self, progress)
         walk = self._walk(concurrency)
@@ -434,3 +430,12 @@ def _bad_element(index: int, value: Any) -> ProtocolError:
 
 
 __all__ = ["Collection", "Progress", "ProgressCallback"]
+
+
+def _is_collection(doc: Mapping[str, Any]) -> bool:
+    """Anything with ``_embedded.elements`` is read as a collection."""
+    embedded = doc.get("_embedded")
+    return isinstance(embedded, dict) and "elements" in embedded
+
+
+register_kind(Collection, shape=_is_collection)

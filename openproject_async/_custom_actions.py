@@ -12,7 +12,7 @@ from .errors import ActionUnavailable, ProtocolError, UpdateConflict
 
 async def execute_custom_action(
     work_package: Resource, action: Any, *, notify: bool | None = None, retry_conflicts: int = 0
-) -> Any:
+) -> Resource:
     """Run a custom action (title, CustomAction resource, Link or href) on ``work_package``.
 
     Posts ``{"lockVersion": n, "_links": {"workPackage": {"href": ...}}}`` to the action's
@@ -25,7 +25,10 @@ async def execute_custom_action(
     current = work_package
     for attempt in range(retry_conflicts + 1):
         try:
-            return await custom.action("executeImmediately", work_package=current, notify=notify)
+            done = await custom.action("executeImmediately", work_package=current, notify=notify)
+            if not isinstance(done, Resource):
+                raise ProtocolError("the custom action answered with no work package")
+            return done
         except UpdateConflict:
             if attempt >= retry_conflicts:
                 raise

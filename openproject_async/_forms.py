@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _sansio
 from ._links import Link
-from ._placement import merge, place, references_only, values_of
-from ._resource import Resource
+from ._placement import merge, names_to_choose, place, references_only, values_of
+from ._resource import ActionCall, Resource, register_kind, special_link
 from ._retry import FORM_PATH_END
 from ._schema import ChoiceMemo, Schema, load_schema
 from .errors import (
@@ -42,7 +42,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._session import OpenProject
+    from ._client import OpenProject
 
 _MAX_ROUNDS = 4
 
@@ -123,7 +123,7 @@ class Form(Resource):
             base, merged = dict(self._base), {**self._values, **values}
         return await _negotiate(self._op, link.href, base, merged, self.schema)
 
-    async def commit(self, *, notify: bool | None = None, retry: bool | None = None) -> Any:
+    async def commit(self, *, notify: bool | None = None, retry: bool | None = None) -> Resource:
         """Send :attr:`body` through the ``commit`` link; returns the written resource.
 
         Without a commit link raise FormInvalid (every property's error, MultipleErrors
@@ -132,7 +132,13 @@ class Form(Resource):
         """
         if not self.is_valid:
             raise FormInvalid(self.errors, body=self._data)
-        return await self.action("commit", json=self.body, notify=notify, retry=retry)
+        written = await self.action("commit", json=self.body, notify=notify, retry=retry)
+        if not isinstance(written, Resource):
+            raise ProtocolError("the form's commit answered with no resource")
+        return written
+
+
+register_kind(Form, type_name="Form")
 
 
 def _as_form(op: OpenProject, doc: Any) -> Form:
@@ -157,7 +163,7 @@ async def _negotiate(
     """
     memo: ChoiceMemo = {}
     pending: dict[str, Any] = {}
-    body = merge(base, await place(schema, values, pending, memo=memo))
+    body = merge(base, await _place(schema, values, pending, memo))
     guessed = schema is None
     for _round in range(_MAX_ROUNDS):
         try:
@@ -172,7 +178,7 @@ async def _negotiate(
         guessed = False
         form_schema = form.schema
         pending = {}
-        wanted = merge(base, await place(form_schema, values, pending, memo=memo))
+        wanted = merge(base, await _place(form_schema, values, pending, memo))
         if wanted == body:
             if pending:
                 raise UnknownField(next(iter(pending)), form_schema.available())
@@ -184,6 +190,16 @@ async def _negotiate(
         f"the form at {href} did not settle after {_MAX_ROUNDS} requests "
         "(each answer's schema placed the values differently)"
     )
+
+
+async def _place(
+    schema: Schema | None, values: dict[str, Any], pending: dict[str, Any], memo: ChoiceMemo
+) -> dict[str, Any]:
+    """Choose the hrefs of values given by name (may fetch allowed values), then place."""
+    choices = {
+        (f.key, name): await f._choose(name, memo) for f, name in names_to_choose(schema, values)
+    }
+    return place(schema, values, pending, choices=choices)
 
 
 def _remember_schema(op: OpenProject, form: Form) -> None:
@@ -209,6 +225,18 @@ def _form_link(resource: Resource, rel: str) -> Link:
 def is_form_link(link: Link) -> bool:
     """A POST link to one of OpenProject's form endpoints (path ends in ``/form``)."""
     return link.posts_to(FORM_PATH_END)
+
+
+@special_link(is_form_link)
+async def _open_form_link(resource: Resource, link: Link, call: ActionCall) -> Form:
+    """``resource.action(rel, **values)`` on a form link opens the form with the values."""
+    if call.args or call.query or call.retry is not None:
+        raise TypeError(
+            f"{call.rel!r} opens a form: give the values as keyword arguments; notify=, "
+            "params= and retry= belong to form.commit() or submit()"
+        )
+    values = dict(call.kwargs)
+    return await open_form(resource, call.rel, values, values.pop("fields", None))
 
 
 def _is_update_of(resource: Resource, link: Link) -> bool:
@@ -251,7 +279,7 @@ async def submit(
     notify: bool | None = None,
     retry_conflicts: int = 0,
     merge: MergeCallback | None = None,
-) -> Any:
+) -> Resource:
     """Open the form behind ``rel``, commit it; on 409 re-read and re-apply when asked.
 
     ``retry_conflicts=N``: after an UpdateConflict (someone else saved in between) read

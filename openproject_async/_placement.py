@@ -5,6 +5,10 @@ field with allowed values, or a field of a resource type goes under ``_links`` a
 ``{"href": ...}``; ``location: "_meta"`` under ``_meta``; everything else at the root,
 Formattables as ``{"raw": ...}``. Before any schema is known (the first request of a
 create form) only the certain placements are made and the rest waits for the schema.
+
+Placement is synchronous and makes no requests: a value given by name (``type="Task"``)
+is turned into an href by the caller first (:func:`names_to_choose` lists them), and
+:func:`place` is handed those ``choices``.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _body
-from ._schema import ChoiceMemo, Field, Schema
+from ._schema import Field, Schema
 from .errors import UnknownField
+
+#: ``(field key, name) -> href`` for the allowed values given by name.
+Choices = Mapping[tuple[str, str], str]
 
 # Keys that name link fields on OpenProject's own resources. Used only to decide what to
 # send in the very first request of a create form (before any schema is known): a string
@@ -83,19 +90,37 @@ def _guess(name: str, value: Any) -> str | None:
     return "root"
 
 
-async def place(
+def names_to_choose(schema: Schema | None, values: Mapping[str, Any]) -> list[tuple[Field, str]]:
+    """The ``(field, name)`` pairs :func:`place` needs hrefs for: names of allowed values."""
+    if schema is None:
+        return []
+    out: list[tuple[Field, str]] = []
+    for name, value in values.items():
+        if name in ("_links", "_meta") and isinstance(value, Mapping):
+            continue
+        field = schema.find(name)
+        if field is None or field.placement != "_links":
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, str) and not _body.looks_like_href(item):
+                out.append((field, item))
+    return out
+
+
+def place(
     schema: Schema | None,
     values: Mapping[str, Any],
     pending: dict[str, Any] | None = None,
     *,
-    memo: ChoiceMemo | None = None,
+    choices: Choices | None = None,
 ) -> dict[str, Any]:
     """A request body for ``values``, placed by ``schema``.
 
     Names the schema does not have go to ``pending`` when given (a project or type change
     may add them), else raise UnknownField listing the schema's fields. Without a schema
     only certain placements are made (references under ``_links``, scalars of identifier
-    names at the root); the rest goes to ``pending``.
+    names at the root); the rest goes to ``pending``. Values of link fields given by name
+    take their href from ``choices`` (see :func:`names_to_choose`).
     """
     body: dict[str, Any] = {}
     for name, value in values.items():
@@ -105,22 +130,17 @@ async def place(
         field = schema.find(name) if schema is not None else None
         if field is None:
             if pending is None:
-                if schema is None:
-                    raise UnknownField(name, ["(no schema known)"])
-                raise UnknownField(name, schema.available())
-            where = _guess(name, value) if schema is None else None
-            if where is None:
-                pending[name] = value
-            elif where == "_links":
-                body.setdefault("_links", {})[_body.camel(name)] = _body.link_value(value)
-            elif where == "formattable":
-                body[_body.camel(name)] = {"raw": value}
+                raise UnknownField(
+                    name, schema.available() if schema is not None else ["(no schema known)"]
+                )
+            if schema is None:
+                _place_guessed(body, pending, name, value)
             else:
-                body[_body.camel(name)] = _body.scalar(value)
+                pending[name] = value
             continue
         where = field.placement
         if where == "_links":
-            body.setdefault("_links", {})[field.key] = await _link_for(field, value, memo)
+            body.setdefault("_links", {})[field.key] = _link_for(field, value, choices or {})
         elif where == "_meta":
             body.setdefault("_meta", {})[field.key] = _root_value(field, value)
         else:
@@ -128,11 +148,29 @@ async def place(
     return body
 
 
-async def _link_for(field: Field, value: Any, memo: ChoiceMemo | None) -> Any:
+def _place_guessed(body: dict[str, Any], pending: dict[str, Any], name: str, value: Any) -> None:
+    """Place a value before any schema is known, where certain; else keep it pending."""
+    where = _guess(name, value)
+    if where is None:
+        pending[name] = value
+    elif where == "_links":
+        body.setdefault("_links", {})[_body.camel(name)] = _body.link_value(value)
+    elif where == "formattable":
+        body[_body.camel(name)] = {"raw": value}
+    else:
+        body[_body.camel(name)] = _body.scalar(value)
+
+
+def _link_for(field: Field, value: Any, choices: Choices) -> Any:
     if isinstance(value, list | tuple):
-        return [await _link_for(field, v, memo) for v in value]
+        return [_link_for(field, v, choices) for v in value]
     if isinstance(value, str) and not _body.looks_like_href(value):
-        return {"href": await field._choose(value, memo)}
+        try:
+            return {"href": choices[(field.key, value)]}
+        except KeyError:
+            raise LookupError(
+                f"no href chosen for {value!r} ({field.name}): resolve names_to_choose() first"
+            ) from None
     if isinstance(value, bool | int | float):
         raise TypeError(
             f"{field.name} ({field.key}) takes a link: give a resource, a Link, an href, "

@@ -9,11 +9,10 @@ like a GET.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._links import Link
-    from ._resource import Resource
+from ._links import Link
+from ._resource import ActionCall, Resource, special_link
 
 _RENDER_PATHS = ("/render/markdown", "/render/plain")
 _HEADERS = {
@@ -55,3 +54,9 @@ async def preview(
         params=params or None,
         retry=True if retry is None else retry,
     )
+
+
+@special_link(is_render_link)
+async def _preview_link(resource: Resource, link: Link, call: ActionCall) -> str:
+    """``previewMarkup("some *markdown*")`` -> the server's HTML."""
+    return await preview(resource, link, call.args, call.kwargs, call.query, call.retry)

@@ -3,23 +3,109 @@
 Nothing here knows what a work package is. Properties are the document's own keys,
 relations and actions are its ``_links``: a link without a method is followed with GET,
 a link with a method is an action. A missing link means "not allowed now".
+
+Two small registries let the modules above extend resources without this module knowing
+them: :func:`register_kind` (which class wraps a document: ``Form``, ``Schema``,
+``Collection``) and :func:`special_link` (links handled by their own code: forms,
+attachment uploads, markdown previews). Writes through forms, schemas and custom actions
+are reached through the session (``_client.OpenProject``), which composes those modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _body
 from ._links import Link, parse_links
-from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
+from ._session import gather_ordered
+from .errors import (
+    ActionUnavailable,
+    LinkError,
+    NotAnAPIResource,
+    NotVisible,
+    ProtocolError,
+    UnexpectedResource,
+)
 
 if TYPE_CHECKING:
+    from ._client import OpenProject
     from ._forms import Form, MergeCallback
     from ._schema import Schema
-    from ._session import OpenProject
 
 _META = frozenset({"_links", "_embedded", "_type"})
+
+R = TypeVar("R", bound="Resource")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    """The arguments of an :meth:`Resource.action` call, for a special link's handler."""
+
+    rel: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    query: dict[str, Any]
+    retry: bool | None
+
+
+SpecialHandler = Callable[["Resource", Link, ActionCall], Awaitable[Any]]
+_SPECIAL: list[tuple[Callable[[Link], bool], SpecialHandler]] = []
+_BY_TYPE: dict[str, type[Resource]] = {}
+_BY_SHAPE: list[tuple[Callable[[Mapping[str, Any]], bool], type[Resource]]] = []
+
+
+def special_link(matches: Callable[[Link], bool]) -> Callable[[SpecialHandler], SpecialHandler]:
+    """Register a handler for the links ``matches`` accepts (used instead of a plain action
+    when no ``json=`` body is given). The first registered match wins."""
+
+    def register(handler: SpecialHandler) -> SpecialHandler:
+        _SPECIAL.append((matches, handler))
+        return handler
+
+    return register
+
+
+def register_kind(
+    cls: type[Resource],
+    *,
+    type_name: str | None = None,
+    shape: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> None:
+    """Wrap documents of ``_type`` ``type_name`` (or, failing that, of ``shape``) in ``cls``."""
+    if type_name is not None:
+        _BY_TYPE[type_name] = cls
+    if shape is not None:
+        _BY_SHAPE.append((shape, cls))
+
+
+def wrap(op: OpenProject, doc: Any) -> Resource:
+    """The registered class for the document (by ``_type``, then by shape), else Resource.
+
+    (Error documents never get here: decoding raised them already.)
+    """
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"expected a HAL object, got {type(doc).__name__}")
+    kind = doc.get("_type")
+    cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        cls = next((c for shape, c in _BY_SHAPE if shape(doc)), Resource)
+    return cls(op, doc)
+
+
+def expect_kind(value: Any, expect: type[R], what: str) -> R:
+    """``value`` if it is an ``expect``; else UnexpectedResource naming what came."""
+    if isinstance(value, expect):
+        return value
+    got = (
+        f"a link array of {len(value)}"
+        if isinstance(value, list)
+        else "nothing (href null / empty answer)"
+        if value is None
+        else f"a {type(value).__name__} ({getattr(value, 'resource_type', None) or 'no _type'})"
+    )
+    raise UnexpectedResource(f"{what}: expected a {expect.__name__}, got {got}")
 
 
 class Resource:
@@ -159,7 +245,17 @@ class Resource:
                 rel, resource=self._label(), actions=self.actions(), relations=self.relations()
             ) from None
 
-    async def follow(self, rel: str, **kwargs: Any) -> Any:
+    @overload
+    async def follow(self, rel: str, *, expect: type[R], **kwargs: Any) -> R: ...
+
+    @overload
+    async def follow(
+        self, rel: str, *, expect: None = None, **kwargs: Any
+    ) -> Resource | list[Resource | None] | None: ...
+
+    async def follow(
+        self, rel: str, *, expect: type[Resource] | None = None, **kwargs: Any
+    ) -> Resource | list[Resource | None] | None:
         """GET the target of ``rel``: a Resource, a list for link arrays, None for ``href: null``.
 
         An embedded copy is used without a request. Keyword arguments fill template
@@ -168,7 +264,19 @@ class Resource:
         lines up with ``links[rel]``: ``None`` where a member has ``href: null`` or is one
         you may not see (the undisclosed URN, never requested; ``links[rel][i].undisclosed``
         tells which), so ``ancestors`` gives the visible ones in place.
+
+        ``expect=Collection`` (or any Resource class) says what you expect: the result is
+        typed as that, and anything else (a list, None, another kind) raises
+        :class:`~openproject_async.errors.UnexpectedResource`.
         """
+        result = await self._follow_rel(rel, kwargs)
+        if expect is None:
+            return result
+        return expect_kind(result, expect, f"{self._label()} link {rel!r}")
+
+    async def _follow_rel(
+        self, rel: str, kwargs: dict[str, Any]
+    ) -> Resource | list[Resource | None] | None:
         target = self.link(rel)
         if isinstance(target, list):
             return await self._follow_array(rel, target, kwargs)
@@ -181,12 +289,15 @@ class Resource:
         values = _body.fill_template_vars(target.variables, kwargs)
         href = target.expand(**values) if target.templated else target.href
         if target.method != "GET":
-            return await self.action(rel, **values, **kwargs)
-        return await self._op.get(href, **kwargs)
+            answer = await self.action(rel, **values, **kwargs)
+            if isinstance(answer, str):
+                raise LinkError(f"{rel!r} answers with text, not a resource: use action()")
+            return answer
+        return await self._op.get(href, expect=None, **kwargs)
 
     async def _follow_array(
         self, rel: str, links: list[Link], query: Mapping[str, Any]
-    ) -> list[Any]:
+    ) -> list[Resource | None]:
         embedded = self.embedded.get(rel)
         if (
             not query
@@ -195,8 +306,6 @@ class Resource:
             and all(isinstance(d, dict) for d in embedded)
         ):
             return [self._op.wrap(d) for d in embedded]
-        from ._session import gather_ordered
-
         visible = [lk.href is not None and not lk.undisclosed for lk in links]
         wanted = [lk for lk, shown in zip(links, visible, strict=True) if shown]
         for lk in wanted:
@@ -213,7 +322,7 @@ class Resource:
         notify: bool | None = None,
         retry: bool | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Resource | str | None:
         """Use the link ``rel`` with its method; returns the wrapped answer (None for 204).
 
         Template variables are filled from the keyword arguments; the other keyword
@@ -241,9 +350,13 @@ class Resource:
         query = dict(params or {})
         if notify is not None:
             query["notify"] = notify
-        special = await self._special_action(rel, link, args, kwargs, json, query, retry)
-        if special is not _NOT_SPECIAL:
-            return special
+        if json is None:
+            for matches, handler in _SPECIAL:
+                if matches(link):
+                    special: Resource | str | None = await handler(
+                        self, link, ActionCall(rel, args, kwargs, query, retry)
+                    )
+                    return special
         if args:
             raise TypeError(f"{rel!r} takes keyword arguments only")
         kwargs = dict(kwargs)
@@ -263,40 +376,7 @@ class Resource:
         doc = await self._op.request(method, href, json=body, params=query or None, retry=retry)
         return None if doc is None else self._op.wrap(doc)
 
-    async def _special_action(
-        self,
-        rel: str,
-        link: Link,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        json: Any,
-        query: dict[str, Any],
-        retry: bool | None,
-    ) -> Any:
-        """Form links open a Form; ``addAttachment`` uploads; ``previewMarkup`` (a render
-        link) sends text and returns HTML. Else ``_NOT_SPECIAL``."""
-        from ._forms import is_form_link, open_form
-
-        if json is None and is_form_link(link):
-            if args or query or retry is not None:
-                raise TypeError(
-                    f"{rel!r} opens a form: give the values as keyword arguments; notify=, "
-                    "params= and retry= belong to form.commit() or submit()"
-                )
-            values = dict(kwargs)
-            return await open_form(self, rel, values, values.pop("fields", None))
-        if rel == "addAttachment" and json is None:
-            from ._attachments import upload
-
-            return await upload(self, link, *args, params=query, retry=retry, **kwargs)
-        if json is None:
-            from ._preview import is_render_link, preview
-
-            if is_render_link(link):
-                return await preview(self, link, args, kwargs, query, retry)
-        return _NOT_SPECIAL
-
-    async def refresh(self) -> Any:
+    async def refresh(self) -> Resource:
         """GET this resource again (a new object; this one is unchanged)."""
         if not self.href:
             raise ActionUnavailable("self", resource=self._label(), relations=self.relations())
@@ -313,9 +393,7 @@ class Resource:
 
         ``fields=`` takes names that are not Python identifiers (``{"Story points": 5}``).
         """
-        from ._forms import open_form
-
-        return await open_form(self, "update", changes, fields)
+        return await self._op._open_form(self, "update", changes, fields)
 
     async def submit(
         self,
@@ -326,7 +404,7 @@ class Resource:
         retry_conflicts: int = 0,
         merge: MergeCallback | None = None,
         **values: Any,
-    ) -> Any:
+    ) -> Resource:
         """Open the form behind ``rel`` with ``values``, commit it -> the written resource.
 
         Raises FormInvalid (nothing committed) when the server offers no commit link.
@@ -338,9 +416,7 @@ class Resource:
         a number): give ``merge=`` (``merge(fresh, values) -> values``, or None to give up
         and raise the conflict; may be async) to recompute them. A create is never re-sent.
         """
-        from ._forms import submit
-
-        return await submit(
+        return await self._op._submit(
             self,
             rel,
             values,
@@ -358,7 +434,7 @@ class Resource:
         retry_conflicts: int = 0,
         merge: MergeCallback | None = None,
         **changes: Any,
-    ) -> Any:
+    ) -> Resource:
         """``submit("update", ...)``: update form + commit -> the updated resource.
 
         Sends this copy's ``lockVersion``: a stale copy raises UpdateConflict unless
@@ -375,10 +451,8 @@ class Resource:
 
     async def load_schema(self) -> Schema:
         """GET the ``schema`` link (once per session: schemas are cached) -> Schema."""
-        from ._schema import load_schema
-
         self.link("schema")
-        schema = await load_schema(self)
+        schema = await self._op._load_schema(self)
         if schema is None:
             raise ActionUnavailable(
                 "schema", resource=self._label(), actions=self.actions(), relations=self.relations()
@@ -392,9 +466,7 @@ class Resource:
         committed in this session caches it too). Link-valued fields give their Link
         (``.href``, ``.title``; a list for multi-value fields; None when unset).
         """
-        from ._schema import field_value
-
-        return field_value(self, name)
+        return self._op._field_value(self, name)
 
     async def execute_custom_action(
         self,
@@ -402,7 +474,7 @@ class Resource:
         *,
         notify: bool | None = None,
         retry_conflicts: int = 0,
-    ) -> Any:
+    ) -> Resource:
         """Run a custom action on this work package -> the updated work package.
 
         ``action`` is the action's title as listed in ``customActions`` (``"Close"``), a
@@ -410,14 +482,9 @@ class Resource:
         copy raises UpdateConflict unless ``retry_conflicts=N`` re-reads and runs it again
         (custom actions set fixed values, so that is safe).
         """
-        from ._custom_actions import execute_custom_action
-
-        return await execute_custom_action(
+        return await self._op._execute_custom_action(
             self, action, notify=notify, retry_conflicts=retry_conflicts
         )
-
-
-_NOT_SPECIAL: Any = object()
 
 
 def _check_followable(link: Link) -> None:

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _body
+from ._collection import Collection
 from ._links import Link
-from ._resource import Resource
+from ._resource import Resource, register_kind
 from .errors import ProtocolError, SchemaNotLoaded, UnknownField
 
 if TYPE_CHECKING:
-    from ._session import OpenProject
+    from ._client import OpenProject
 
 # Schema types whose values are plain JSON at the root of a body.
 SCALAR_TYPES = frozenset(
@@ -264,7 +265,6 @@ def _source_key(source: Any) -> str:
 async def _fetch_all(op: OpenProject, href: str) -> list[Any]:
     """Every element of a collection: the largest page first (``pageSize=-1`` overrides e.g.
     ``pageSize=0``, which would return a count only), then the rest concurrently."""
-    from ._collection import Collection
 
     first = await op.get(href, pageSize=-1)
     if not isinstance(first, Collection):
@@ -356,6 +356,9 @@ class Schema(Resource):
             return self.find(name) is not None
         except ValueError:
             return True
+
+
+register_kind(Schema, type_name="Schema")
 
 
 async def load_schema(resource: Resource) -> Schema | None:

@@ -1,11 +1,12 @@
-"""``OpenProject``: one aiohttp session, its credentials, limits, retries and caches.
+"""``Session``: the request half of :class:`~openproject_async.OpenProject`.
 
-Every request of the library goes through :meth:`OpenProject.request`: it resolves the
-href against the server, refuses what the cross-origin policy forbids, merges identical
-GETs that are in flight at the same moment (and answers schema GETs from a cache), and
-hands the rest to the exchange layer in ``_transport`` (credentials for the server's own
+Every request of the library goes through :meth:`Session.request`: it checks the
+arguments, resolves the href against the server, refuses what the cross-origin policy
+forbids, merges identical GETs that are in flight at the same moment (and answers schema
+GETs from a cache), and hands the rest to ``_exchange`` (credentials for the server's own
 origin only, at most ``max_concurrency`` requests in flight, redirects, retries, typed
-errors, logging), which decodes the answer with ``_sansio``.
+errors, logging) over the session's transport. It returns documents; wrapping them into
+resources is the job of the layer above (``_client``).
 """
 
 from __future__ import annotations
@@ -13,23 +14,32 @@ from __future__ import annotations
 import asyncio
 import os
 import warnings
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
+from ._exchange import Exchange
+from ._policy import (
+    CROSS_ORIGIN_POLICIES,
+    ApiRequest,
+    CrossOriginPolicy,
+    OriginPolicy,
+    Timeouts,
+    is_loopback,
+    safe_url,
+)
 from ._retry import RetryPolicy
-from ._transport import ApiRequest, CrossOriginPolicy, Transport, is_loopback, safe_url
+from ._transport import AiohttpTransport, Transport
 from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
 
 API_PATH = "/api/v3"
-USER_AGENT = "openproject-async/0.1"
-_CROSS_ORIGIN_POLICIES = ("refuse_writes", "refuse", "allow")
+T = TypeVar("T")
 
 #: Origins already warned about (plain http to a non-loopback host): once per process.
 _WARNED_INSECURE: set[str] = set()
@@ -45,35 +55,10 @@ class _Inflight:
         self.waiters = 0
 
 
-class OpenProject(Transport):
-    """An asyncio session with one OpenProject server.
+class Session:
+    """Configuration, lifecycle, URLs and requests of an :class:`~openproject_async.OpenProject`.
 
-    ``url`` is the server's base URL (``https://op.example.com`` or, for a sub-path
-    deployment, ``https://example.com/openproject``); the API root is ``url + /api/v3``.
-    Give one of ``api_key=``, ``token=``, ``oauth=`` (an :class:`OAuthClientCredentials`)
-    or ``auth=`` (any object with the :class:`~openproject_async._auth.Auth` methods).
-    Use it as ``async with OpenProject(...) as op:``; it closes everything it opened.
-
-    Limits and failures:
-
-    * ``max_concurrency``: requests in flight at once, for the whole session.
-    * ``retry``: a :class:`RetryPolicy` (``None`` disables retries). Retried on their
-      own: GET, HEAD, DELETE and POSTs to form endpoints; a request that never reached
-      the server (connection refused) whatever its method. A retried DELETE that gets
-      404 counts as done (an earlier try may have deleted the resource). Never retried unless the
-      call says ``retry=True``: creates, comments, watchers, PATCH. (A repeated PATCH whose
-      first try did land would fail with 409 UpdateConflict anyway: its ``lockVersion``
-      is stale by then.) A request with side effects whose answer is lost raises
-      :class:`~openproject_async.errors.OutcomeUnknown`.
-    * ``connect_timeout`` / ``read_timeout`` (seconds, default 10 / 60), or ``timeout=``
-      (seconds for the whole exchange, or an ``aiohttp.ClientTimeout``); ``request()``
-      takes a per-call ``timeout=``. A timeout raises
-      :class:`~openproject_async.errors.RequestTimeout` naming the URL.
-    * ``cross_origin``: links to another origin (scheme, host, port) are always sent
-      without credentials; ``"refuse_writes"`` (default) refuses anything but GET/HEAD to
-      them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
-      credentials). Redirects are followed hop by hop with the same rules.
-    * ``headers``: extra headers for requests to the configured origin only.
+    (The public class documents the arguments.) Requests return decoded documents.
     """
 
     def __init__(
@@ -92,41 +77,17 @@ class OpenProject(Transport):
         cross_origin: CrossOriginPolicy = "refuse_writes",
         headers: Mapping[str, str] | None = None,
         http_session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
     ) -> None:
         given = [a for a in (api_key, token, oauth, auth) if a is not None]
         if len(given) > 1:
             raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            shown = type(url).__name__ if not isinstance(url, str) else url.split(":", 1)[0]
-            raise ValueError(f"url must be an http(s) URL of the server, got a {shown!r} value")
-        try:
-            base = URL(url.rstrip("/"))
-        except ValueError:
-            raise ValueError("url is not a valid URL") from None
-        if base.user is not None or base.password is not None:
-            raise ValueError(
-                f"url must not contain credentials ({safe_url(base)}); "
-                "pass api_key=, token= or oauth= instead"
-            )
-        if not base.host:
-            raise ValueError(f"url has no host: {safe_url(base)!r}")
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise TypeError(
-                f"retry must be a RetryPolicy or None (no retries), got {type(retry).__name__}"
-            )
-        if cross_origin not in _CROSS_ORIGIN_POLICIES:
-            raise ValueError(
-                f"cross_origin must be one of {', '.join(_CROSS_ORIGIN_POLICIES)}, "
-                f"got {cross_origin!r}"
-            )
-        if base.path.endswith(API_PATH):
-            base = base.with_path(base.path[: -len(API_PATH)])
-        self.base_url = base.with_query(None).with_fragment(None)
+        if transport is not None and http_session is not None:
+            raise TypeError("give either transport= or http_session=, not both")
+        _check_settings(max_concurrency, retry, cross_origin)
+        self.base_url = _base_url(url)
         self.api_root = self.base_url.with_path(self.base_url.path.rstrip("/") + API_PATH)
         self._prefix = self.base_url.path.rstrip("/")
-        self._origin = self.base_url.origin()
         self.auth: Auth | None = (
             ApiKey(api_key)
             if api_key is not None
@@ -137,11 +98,11 @@ class OpenProject(Transport):
         self.max_concurrency = max_concurrency
         self.retry = retry
         self.cross_origin: CrossOriginPolicy = cross_origin
-        self.timeout = self._timeout(timeout, connect_timeout, read_timeout)
-        self._extra_headers = dict(headers or {})
-        self._http = http_session
-        self._own_http = http_session is None
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self.timeout = _client_timeout(timeout, connect_timeout, read_timeout)
+        self.transport: Transport = transport or AiohttpTransport(
+            limit=max_concurrency, session=http_session
+        )
+        self._origin = OriginPolicy(self.base_url, cross_origin)
         self._inflight: dict[str, _Inflight] = {}
         self._schemas: dict[str, _sansio.Document] = {}
         self._closed = False
@@ -152,12 +113,24 @@ class OpenProject(Transport):
             "cached": 0,  # schemas answered from the cache (no request)
             "reauthentications": 0,  # 401 answers followed by a fresh token
         }
+        self._exchange = Exchange(
+            transport=self.transport,
+            origin=self._origin,
+            api_root=self.api_root,
+            auth=self.auth,
+            retry=retry,
+            timeouts=_timeouts_of(self.timeout),
+            resolve=self.resolve,
+            extra_headers=dict(headers or {}),
+            limit=asyncio.Semaphore(max_concurrency),
+            stats=self.stats,
+        )
         self._warn_insecure()
 
     def _warn_insecure(self) -> None:
         if self.base_url.scheme != "http" or self.auth is None or is_loopback(self.base_url.host):
             return
-        key = str(self._origin)
+        key = str(self._origin.origin)
         if key in _WARNED_INSECURE:
             return
         _WARNED_INSECURE.add(key)
@@ -165,30 +138,11 @@ class OpenProject(Transport):
             f"OpenProject at {key} over plain http: credentials travel unencrypted "
             "(this warning is shown once per process and server)",
             InsecureTransportWarning,
-            stacklevel=3,
-        )
-
-    @staticmethod
-    def _timeout(
-        timeout: aiohttp.ClientTimeout | float | None, connect: float, read: float
-    ) -> aiohttp.ClientTimeout:
-        if isinstance(timeout, aiohttp.ClientTimeout):
-            return timeout
-        for name, value in (("connect_timeout", connect), ("read_timeout", read)):
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be seconds > 0, got {value!r}")
-        if timeout is None:
-            return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
-        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-            raise ValueError(
-                f"timeout must be seconds > 0 or an aiohttp.ClientTimeout, got {timeout!r}"
-            )
-        return aiohttp.ClientTimeout(
-            total=float(timeout), connect=min(connect, float(timeout)), sock_read=read
+            stacklevel=4,
         )
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> OpenProject:
+    def from_env(cls, **kwargs: Any) -> Self:
         """Configure from ``OPENPROJECT_URL`` + ``OPENPROJECT_API_KEY`` / ``OPENPROJECT_TOKEN``."""
         url = kwargs.pop("url", None) or os.environ.get("OPENPROJECT_URL")
         if not url:
@@ -206,8 +160,8 @@ class OpenProject(Transport):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def __aenter__(self) -> OpenProject:
-        self._session()
+    async def __aenter__(self) -> Self:
+        self._check_open()
         return self
 
     async def __aexit__(
@@ -219,7 +173,7 @@ class OpenProject(Transport):
         await self.close()
 
     async def close(self) -> None:
-        """Cancel shared in-flight GETs and close the HTTP session if we opened it.
+        """Cancel shared in-flight GETs and close the transport (an HTTP session we opened).
 
         Callers waiting on a shared GET get :class:`SessionClosed`. Idempotent.
         """
@@ -230,9 +184,7 @@ class OpenProject(Transport):
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        http, self._http = self._http, None
-        if http is not None and self._own_http:
-            await http.close()
+        await self.transport.aclose()
 
     @property
     def closed(self) -> bool:
@@ -246,19 +198,9 @@ class OpenProject(Transport):
                 "(or keep using it inside its `async with` block)"
             )
 
-    def _session(self) -> aiohttp.ClientSession:
-        self._check_open()
-        if self._http is None:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_concurrency, limit_per_host=self.max_concurrency
-            )
-            self._http = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self.timeout,
-                headers={"User-Agent": USER_AGENT},
-                json_serialize=lambda o: _sansio.dumps(o).decode(),
-            )
-        return self._http
+    def same_origin(self, url: URL) -> bool:
+        """Is ``url`` on the configured server (same scheme, host and port)?"""
+        return self._origin.same_origin(url)
 
     # -- URLs ------------------------------------------------------------------------
 
@@ -286,9 +228,9 @@ class OpenProject(Transport):
                         query_string=url.raw_query_string,
                         encoded=True,
                     )
-                url = self._origin.join(url)
+                url = self._origin.origin.join(url)
             elif not url.scheme:  # "//host/path": the server's scheme
-                url = self._origin.join(url)
+                url = self._origin.origin.join(url)
         except InvalidHref:
             raise
         except (ValueError, TypeError, UnicodeError):
@@ -332,7 +274,7 @@ class OpenProject(Transport):
         ):
             answer = await self._merged_get(req.url)
         else:
-            answer = await self._with_retries(req)
+            answer = await self._exchange.send(req)
         if isinstance(answer, str):  # pragma: no cover - only text requests answer text
             raise ProtocolError("expected a HAL document, got text", url=safe_url(req.url))
         return answer
@@ -352,7 +294,7 @@ class OpenProject(Transport):
         Error answers raise as for :meth:`request`.
         """
         req = self._api_request(method, href, None, data, params, headers, retry, None)
-        answer = await self._with_retries(replace(req, text=True))
+        answer = await self._exchange.send(replace(req, text=True))
         if not isinstance(answer, str):  # pragma: no cover - text requests answer text
             raise ProtocolError("expected a text answer", url=safe_url(req.url))
         return answer
@@ -378,14 +320,18 @@ class OpenProject(Transport):
         url = self.resolve(href)
         if params:
             url = url.update_query(_sansio.encode_params(params))
-        self._check_cross_origin(method, url, redirect_from=None)
+        self._origin.check(method, url)
         body: bytes | None = None
         if json is not None:
             body = _sansio.dumps(json)
         elif method not in ("GET", "HEAD") and data is None:
             body = b"{}" if method != "DELETE" else None
         ctimeout = (
-            self._timeout(timeout, self.timeout.connect or 10.0, self.timeout.sock_read or 60.0)
+            _timeouts_of(
+                _client_timeout(
+                    timeout, self.timeout.connect or 10.0, self.timeout.sock_read or 60.0
+                )
+            )
             if timeout is not None
             else None
         )
@@ -401,7 +347,7 @@ class OpenProject(Transport):
             return cached
         entry = self._inflight.get(key)
         if entry is None:
-            task = asyncio.ensure_future(self._with_retries(ApiRequest("GET", url)))
+            task = asyncio.ensure_future(self._exchange.send(ApiRequest("GET", url)))
             new = entry = self._inflight[key] = _Inflight(task)
 
             def done(t: asyncio.Task[_sansio.Answer]) -> None:
@@ -452,48 +398,65 @@ class OpenProject(Transport):
         """The schema document cached for ``href`` (resolved), or None when not fetched yet."""
         return self._schemas.get(str(self.resolve(href)))
 
-    # -- resources -------------------------------------------------------------------
 
-    def wrap(self, doc: _sansio.Document, url: str | None = None) -> Any:
-        """The right wrapper for a document: Form, Schema, Collection or Resource."""
-        from ._wrap import wrap
-
-        return wrap(self, doc)
-
-    async def get(self, href: str, **params: Any) -> Any:
-        """GET any href (or absolute URL on the server) and wrap the answer."""
-        doc = await self.request("GET", href, params=params or None)
-        if doc is None:
-            raise ProtocolError("empty answer to GET", url=safe_url(self.resolve(href)))
-        return self.wrap(doc)
-
-    async def root(self) -> Any:
-        """The API root ``/api/v3``."""
-        return await self.get(str(self.api_root))
-
-    async def get_many(self, hrefs: Iterable[str], *, concurrency: int | None = None) -> list[Any]:
-        """GET several hrefs at once (at most ``concurrency`` in flight), results in input order.
-
-        ``concurrency`` defaults to the session's ``max_concurrency`` (which caps it anyway).
-        The first failure raises and cancels the requests still in flight.
-        """
-        if concurrency is not None and (
-            not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
-        if isinstance(hrefs, str):
-            raise TypeError("get_many takes an iterable of hrefs, not one href (use get)")
-        items = list(hrefs)
-        limit = asyncio.Semaphore(concurrency or self.max_concurrency)
-
-        async def one(href: str) -> Any:
-            async with limit:
-                return await self.get(href)
-
-        return await gather_ordered([one(h) for h in items])
+def _base_url(url: str) -> URL:
+    """The server's base URL (no ``/api/v3``, query or fragment); ValueError when unusable."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        shown = type(url).__name__ if not isinstance(url, str) else url.split(":", 1)[0]
+        raise ValueError(f"url must be an http(s) URL of the server, got a {shown!r} value")
+    try:
+        base = URL(url.rstrip("/"))
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if base.user is not None or base.password is not None:
+        raise ValueError(
+            f"url must not contain credentials ({safe_url(base)}); "
+            "pass api_key=, token= or oauth= instead"
+        )
+    if not base.host:
+        raise ValueError(f"url has no host: {safe_url(base)!r}")
+    if base.path.endswith(API_PATH):
+        base = base.with_path(base.path[: -len(API_PATH)])
+    return base.with_query(None).with_fragment(None)
 
 
-async def gather_ordered(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+def _check_settings(max_concurrency: Any, retry: Any, cross_origin: Any) -> None:
+    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise TypeError(
+            f"retry must be a RetryPolicy or None (no retries), got {type(retry).__name__}"
+        )
+    if cross_origin not in CROSS_ORIGIN_POLICIES:
+        raise ValueError(
+            f"cross_origin must be one of {', '.join(CROSS_ORIGIN_POLICIES)}, got {cross_origin!r}"
+        )
+
+
+def _client_timeout(
+    timeout: aiohttp.ClientTimeout | float | None, connect: float, read: float
+) -> aiohttp.ClientTimeout:
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    for name, value in (("connect_timeout", connect), ("read_timeout", read)):
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be seconds > 0, got {value!r}")
+    if timeout is None:
+        return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ValueError(
+            f"timeout must be seconds > 0 or an aiohttp.ClientTimeout, got {timeout!r}"
+        )
+    return aiohttp.ClientTimeout(
+        total=float(timeout), connect=min(connect, float(timeout)), sock_read=read
+    )
+
+
+def _timeouts_of(t: aiohttp.ClientTimeout) -> Timeouts:
+    return Timeouts(connect=t.connect, read=t.sock_read, total=t.total)
+
+
+async def gather_ordered(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
     """Await coroutines concurrently, results in order; on failure cancel the others."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:

@@ -2,6 +2,7 @@
 
     OpenProjectError                  base of everything below
     ├── ProtocolError                 the answer is not a HAL document we can use
+    │   └── UnexpectedResource        not the kind asked for with expect= (also TypeError)
     ├── TransportError                the HTTP exchange itself failed
     │   ├── ConnectionFailed          could not connect / connection lost before an answer
     │   ├── RequestTimeout            no answer within the timeout
@@ -102,6 +103,7 @@ __all__ = [
     "TransportError",
     "TypeNotSupported",
     "Unauthenticated",
+    "UnexpectedResource",
     "UnknownField",
     "UnprocessableContent",
     "UpdateConflict",
@@ -158,6 +160,10 @@ class ProtocolError(OpenProjectError):
         if snippet:
             text += f"; body starts {snippet!r}"
         super().__init__(text)
+
+
+class UnexpectedResource(ProtocolError, TypeError):
+    """The answer is not the kind of resource the caller asked for with ``expect=``."""
 
 
 class TransportError(OpenProjectError):

@@ -419,7 +419,8 @@ async def test_hung_server_per_call_timeout_names_the_url_and_releases_the_conne
             # the client closed its connection: the hung handler saw it go away
             await asyncio.wait_for(server.client_gone.wait(), 5)
             assert server.open_connections == 0
-            connector = op._http.connector if op._http else None
+            http = op.transport._http  # type: ignore[attr-defined]
+            connector = http.connector if http else None
             assert connector is not None
             assert len(connector._acquired) == 0
     text = str(info.value)

@@ -162,7 +162,8 @@ async def test_hanging_server_times_out_and_the_get_is_retried() -> None:
         server.faults.add(Fault("hang", times=1, method="GET"))
         async with OpenProject(server.url, api_key=server.api_key, retry=BULK) as op:
             doc = await op.request("GET", "/api/v3/work_packages/1", timeout=0.3)
-            connector = op._http.connector if op._http else None
+            http = op.transport._http  # type: ignore[attr-defined]
+            connector = http.connector if http else None
             assert connector is not None
             assert len(connector._acquired) == 0
     assert doc is not None
@@ -230,7 +231,8 @@ async def test_break_out_of_a_concurrent_iterator_cancels_its_requests() -> None
                 if seen == 15:  # inside page 2: later pages are in flight
                     break
             await eventually(lambda: not library_tasks(), "page fetches cancelled")
-            connector = op._http.connector if op._http else None
+            http = op.transport._http  # type: ignore[attr-defined]
+            connector = http.connector if http else None
             assert connector is not None
             await eventually(
                 lambda: len(connector._acquired) == 0,

@@ -335,7 +335,7 @@ class Demo:
             )
         form = await self.collection.action("createWorkPackage")
         if not isinstance(form, Form):
-            raise StepFailed(f"the create form link answered a {form.resource_type}, not a Form")
+            raise StepFailed(f"the create form link answered {form!r}, not a Form")
         errors = form.errors
         if form.is_valid:
             raise StepFailed("the empty form offers a commit link; the guide says it must not")

@@ -1,0 +1,158 @@
+"""``OpenProject``: the public session, where requests meet resources.
+
+The top of the library: :class:`OpenProject` is a :class:`~._session.Session` (requests,
+limits, caches) that also wraps documents into resources and composes the modules that
+resources reach through it (forms, schemas, custom actions). A resource never imports
+those modules; it asks its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, overload
+
+# _attachments, _collection and _preview are imported for what they register on import
+# (their resource kinds and special links), like _forms and _schema.
+from . import _attachments, _collection, _custom_actions, _forms, _preview, _schema  # noqa: F401
+from ._forms import Form, MergeCallback
+from ._resource import Resource, expect_kind, wrap
+from ._schema import Schema
+from ._session import Session, gather_ordered
+from .errors import ProtocolError
+
+R = TypeVar("R", bound=Resource)
+
+
+class OpenProject(Session):
+    """An asyncio session with one OpenProject server.
+
+    ``url`` is the server's base URL (``https://op.example.com`` or, for a sub-path
+    deployment, ``https://example.com/openproject``); the API root is ``url + /api/v3``.
+    Give one of ``api_key=``, ``token=``, ``oauth=`` (an :class:`OAuthClientCredentials`)
+    or ``auth=`` (any object with the :class:`~openproject_async._auth.Auth` methods).
+    Use it as ``async with OpenProject(...) as op:``; it closes everything it opened.
+
+    Limits and failures:
+
+    * ``max_concurrency``: requests in flight at once, for the whole session.
+    * ``retry``: a :class:`RetryPolicy` (``None`` disables retries). Retried on their
+      own: GET, HEAD, DELETE and POSTs to form endpoints; a request that never reached
+      the server (connection refused) whatever its method. A retried DELETE that gets
+      404 counts as done (an earlier try may have deleted the resource). Never retried
+      unless the call says ``retry=True``: creates, comments, watchers, PATCH. (A repeated
+      PATCH whose first try did land would fail with 409 UpdateConflict anyway: its
+      ``lockVersion`` is stale by then.) A request with side effects whose answer is lost
+      raises :class:`~openproject_async.errors.OutcomeUnknown`.
+    * ``connect_timeout`` / ``read_timeout`` (seconds, default 10 / 60), or ``timeout=``
+      (seconds for the whole exchange, or an ``aiohttp.ClientTimeout``); ``request()``
+      takes a per-call ``timeout=``. A timeout raises
+      :class:`~openproject_async.errors.RequestTimeout` naming the URL.
+    * ``cross_origin``: links to another origin (scheme, host, port) are always sent
+      without credentials; ``"refuse_writes"`` (default) refuses anything but GET/HEAD to
+      them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
+      credentials). Redirects are followed hop by hop with the same rules.
+    * ``headers``: extra headers for requests to the configured origin only.
+    * ``transport``: what performs the HTTP exchanges (default: an aiohttp session, made
+      on first use, or ``http_session=`` yours); ``openproject_async.testing.MockTransport``
+      answers from a function, for tests.
+    """
+
+    # -- resources -------------------------------------------------------------------
+
+    def wrap(self, doc: dict[str, Any]) -> Resource:
+        """The right wrapper for a document: Form, Schema, Collection or Resource."""
+        return wrap(self, doc)
+
+    @overload
+    async def get(self, href: str, *, expect: type[R], **params: Any) -> R: ...
+
+    @overload
+    async def get(self, href: str, *, expect: None = None, **params: Any) -> Resource: ...
+
+    async def get(
+        self, href: str, *, expect: type[Resource] | None = None, **params: Any
+    ) -> Resource:
+        """GET any href (or absolute URL on the server) and wrap the answer.
+
+        Keyword arguments are query parameters (``filters``/``sortBy`` lists JSON-encoded).
+        ``expect=Collection`` (or any Resource class) types the result and raises
+        :class:`~openproject_async.errors.UnexpectedResource` when the answer is another kind.
+        """
+        doc = await self.request("GET", href, params=params or None)
+        if doc is None:
+            raise ProtocolError("empty answer to GET", url=str(self.resolve(href)))
+        resource = self.wrap(doc)
+        return resource if expect is None else expect_kind(resource, expect, f"GET {href}")
+
+    async def root(self) -> Resource:
+        """The API root ``/api/v3``."""
+        return await self.get(str(self.api_root))
+
+    async def get_many(
+        self, hrefs: Iterable[str], *, concurrency: int | None = None
+    ) -> list[Resource]:
+        """GET several hrefs at once (at most ``concurrency`` in flight), results in input order.
+
+        ``concurrency`` defaults to the session's ``max_concurrency`` (which caps it anyway).
+        The first failure raises and cancels the requests still in flight.
+        """
+        if concurrency is not None and (
+            not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
+        ):
+            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
+        if isinstance(hrefs, str):
+            raise TypeError("get_many takes an iterable of hrefs, not one href (use get)")
+        items = list(hrefs)
+        limit = asyncio.Semaphore(concurrency or self.max_concurrency)
+
+        async def one(href: str) -> Resource:
+            async with limit:
+                return await self.get(href)
+
+        return await gather_ordered([one(h) for h in items])
+
+    # -- what resources reach through their session ----------------------------------
+
+    async def _open_form(
+        self,
+        resource: Resource,
+        rel: str,
+        values: Mapping[str, Any],
+        fields: Mapping[str, Any] | None = None,
+    ) -> Form:
+        return await _forms.open_form(resource, rel, values, fields)
+
+    async def _submit(
+        self,
+        resource: Resource,
+        rel: str,
+        values: Mapping[str, Any],
+        *,
+        fields: Mapping[str, Any] | None,
+        notify: bool | None,
+        retry_conflicts: int,
+        merge: MergeCallback | None,
+    ) -> Resource:
+        return await _forms.submit(
+            resource,
+            rel,
+            values,
+            fields=fields,
+            notify=notify,
+            retry_conflicts=retry_conflicts,
+            merge=merge,
+        )
+
+    async def _load_schema(self, resource: Resource) -> Schema | None:
+        return await _schema.load_schema(resource)
+
+    def _field_value(self, resource: Resource, name: str) -> Any:
+        return _schema.field_value(resource, name)
+
+    async def _execute_custom_action(
+        self, resource: Resource, action: Any, *, notify: bool | None, retry_conflicts: int
+    ) -> Resource:
+        return await _custom_actions.execute_custom_action(
+            resource, action, notify=notify, retry_conflicts=retry_conflicts
+        )
