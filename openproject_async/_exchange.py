@@ -188,14 +188,12 @@ class Exchange:
         )
         sent_auth = await self._authorize(hdrs) if own else None
         http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, hop.timeout or self.timeouts)
-        status: int | None = None
         failure: OpenProjectError | None = None
         started = time.monotonic()
         try:
             async with self.limit:
                 self.stats["requests"] += 1
                 resp = await self.transport.handle(http)
-                status = resp.status
                 try:
                     raw = await resp.read()
                 finally:
@@ -205,8 +203,8 @@ class Exchange:
             self._log_hop(hop, attempt, None, type(exc).__name__, started)
         if failure is not None:
             raise failure  # outside the except block: no chained context
-        self._log_hop(hop, attempt, status, str(status), started)
-        answer = Answer(status, resp.headers, raw, hop.url, sent_auth)
+        self._log_hop(hop, attempt, resp.status, str(resp.status), started)
+        answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
         return answer, resp.headers.get("Location")
 
     async def _authorize(self, hdrs: dict[str, str]) -> str | None:
