@@ -20,7 +20,8 @@ from typing import IO, Any
 
 from . import _sansio
 from ._links import Link
-from ._resource import ActionCall, Resource, special_link
+from ._registry import ActionCall, special_link
+from ._resource import Resource
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 

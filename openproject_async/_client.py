@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
 from . import _attachments, _collection, _custom_actions, _forms, _preview, _schema  # noqa: F401
 from ._forms import Form, MergeCallback
-from ._resource import Resource, expect_kind, wrap
+from ._registry import R, expect_kind
+from ._resource import Resource, wrap
 from ._schema import Schema
 from ._session import Session, gather_ordered
 from .errors import ProtocolError
-
-R = TypeVar("R", bound=Resource)
 
 
 class OpenProject(Session):

@@ -59,7 +59,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._links import Link
-from ._resource import Resource, register_kind, wrap
+from ._registry import register_kind
+from ._resource import Resource, wrap
 from .errors import LinkError, ProtocolError
 
 if TYPE_CHECKING:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from . import _sansio
 from ._links import Link
 from ._placement import merge, names_to_choose, place, references_only, values_of
-from ._resource import ActionCall, Resource, register_kind, special_link
+from ._registry import ActionCall, register_kind, special_link
+from ._resource import Resource
 from ._retry import FORM_PATH_END
 from ._schema import ChoiceMemo, Schema, load_schema
 from .errors import (

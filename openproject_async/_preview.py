@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._links import Link
-from ._resource import ActionCall, Resource, special_link
+from ._registry import ActionCall, special_link
+from ._resource import Resource
 
 _RENDER_PATHS = ("/render/markdown", "/render/plain")
 _HEADERS = {

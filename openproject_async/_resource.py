@@ -4,30 +4,23 @@ Nothing here knows what a work package is. Properties are the document's own key
 relations and actions are its ``_links``: a link without a method is followed with GET,
 a link with a method is an action. A missing link means "not allowed now".
 
-Two small registries let the modules above extend resources without this module knowing
-them: :func:`register_kind` (which class wraps a document: ``Form``, ``Schema``,
-``Collection``) and :func:`special_link` (links handled by their own code: forms,
-attachment uploads, markdown previews). Writes through forms, schemas and custom actions
+Two small registries (``_registry``) let the modules above extend resources without this
+module knowing them: which class wraps a document (``Form``, ``Schema``, ``Collection``)
+and which links are handled by their own code (forms, attachment uploads, markdown
+previews). Writes through forms, schemas and custom actions
 are reached through the session (``_client.OpenProject``), which composes those modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, overload
 
 from . import _body
 from ._links import Link, parse_links
+from ._registry import SPECIAL_LINKS, ActionCall, R, expect_kind, kind_for
 from ._session import gather_ordered
-from .errors import (
-    ActionUnavailable,
-    LinkError,
-    NotAnAPIResource,
-    NotVisible,
-    ProtocolError,
-    UnexpectedResource,
-)
+from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:
     from ._client import OpenProject
@@ -35,49 +28,6 @@ if TYPE_CHECKING:
     from ._schema import Schema
 
 _META = frozenset({"_links", "_embedded", "_type"})
-
-R = TypeVar("R", bound="Resource")
-
-
-@dataclass(frozen=True, slots=True)
-class ActionCall:
-    """The arguments of an :meth:`Resource.action` call, for a special link's handler."""
-
-    rel: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    query: dict[str, Any]
-    retry: bool | None
-
-
-SpecialHandler = Callable[["Resource", Link, ActionCall], Awaitable[Any]]
-_SPECIAL: list[tuple[Callable[[Link], bool], SpecialHandler]] = []
-_BY_TYPE: dict[str, type[Resource]] = {}
-_BY_SHAPE: list[tuple[Callable[[Mapping[str, Any]], bool], type[Resource]]] = []
-
-
-def special_link(matches: Callable[[Link], bool]) -> Callable[[SpecialHandler], SpecialHandler]:
-    """Register a handler for the links ``matches`` accepts (used instead of a plain action
-    when no ``json=`` body is given). The first registered match wins."""
-
-    def register(handler: SpecialHandler) -> SpecialHandler:
-        _SPECIAL.append((matches, handler))
-        return handler
-
-    return register
-
-
-def register_kind(
-    cls: type[Resource],
-    *,
-    type_name: str | None = None,
-    shape: Callable[[Mapping[str, Any]], bool] | None = None,
-) -> None:
-    """Wrap documents of ``_type`` ``type_name`` (or, failing that, of ``shape``) in ``cls``."""
-    if type_name is not None:
-        _BY_TYPE[type_name] = cls
-    if shape is not None:
-        _BY_SHAPE.append((shape, cls))
 
 
 def wrap(op: OpenProject, doc: Any) -> Resource:
@@ -87,25 +37,8 @@ def wrap(op: OpenProject, doc: Any) -> Resource:
     """
     if not isinstance(doc, dict):
         raise ProtocolError(f"expected a HAL object, got {type(doc).__name__}")
-    kind = doc.get("_type")
-    cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        cls = next((c for shape, c in _BY_SHAPE if shape(doc)), Resource)
+    cls = kind_for(doc) or Resource
     return cls(op, doc)
-
-
-def expect_kind(value: Any, expect: type[R], what: str) -> R:
-    """``value`` if it is an ``expect``; else UnexpectedResource naming what came."""
-    if isinstance(value, expect):
-        return value
-    got = (
-        f"a link array of {len(value)}"
-        if isinstance(value, list)
-        else "nothing (href null / empty answer)"
-        if value is None
-        else f"a {type(value).__name__} ({getattr(value, 'resource_type', None) or 'no _type'})"
-    )
-    raise UnexpectedResource(f"{what}: expected a {expect.__name__}, got {got}")
 
 
 class Resource:
@@ -336,22 +269,12 @@ class Resource:
         ``previewMarkup`` (a POST to ``.../render/markdown``) sends the one text argument
         as ``text/plain`` and returns the server's HTML as a ``str``.
         """
-        link = self.link(rel)
-        if isinstance(link, list):
-            raise LinkError(
-                f"{rel!r} is a link array of {len(link)}, not one action; "
-                "use one of its links (resource.links[rel][i])"
-            )
-        if link.href is None:
-            raise ActionUnavailable(
-                rel, resource=self._label(), actions=self.actions(), relations=self.relations()
-            )
-        _check_followable(link)
+        link = self._action_link(rel)
         query = dict(params or {})
         if notify is not None:
             query["notify"] = notify
         if json is None:
-            for matches, handler in _SPECIAL:
+            for matches, handler in SPECIAL_LINKS:
                 if matches(link):
                     special: Resource | str | None = await handler(
                         self, link, ActionCall(rel, args, kwargs, query, retry)
@@ -373,8 +296,24 @@ class Resource:
             body = json
         else:
             body = _body.action_body(self, rel, link, kwargs, values, refs)
-        doc = await self._op.request(method, href, json=body, params=query or None, retry=retry)
+        doc = await self._op.request(method, href or "", json=body, params=query or None, retry=retry)
         return None if doc is None else self._op.wrap(doc)
+
+    def _action_link(self, rel: str) -> Link:
+        """The single, usable link ``rel`` (LinkError for an array, ActionUnavailable for
+        ``href: null``)."""
+        link = self.link(rel)
+        if isinstance(link, list):
+            raise LinkError(
+                f"{rel!r} is a link array of {len(link)}, not one action; "
+                "use one of its links (resource.links[rel][i])"
+            )
+        if link.href is None:
+            raise ActionUnavailable(
+                rel, resource=self._label(), actions=self.actions(), relations=self.relations()
+            )
+        _check_followable(link)
+        return link
 
     async def refresh(self) -> Resource:
         """GET this resource again (a new object; this one is unchanged)."""

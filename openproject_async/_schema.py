@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from . import _body
 from ._collection import Collection
 from ._links import Link
-from ._resource import Resource, register_kind
+from ._registry import register_kind
+from ._resource import Resource
 from .errors import ProtocolError, SchemaNotLoaded, UnknownField
 
 if TYPE_CHECKING:

@@ -24,13 +24,12 @@ from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
+from ._config import API_PATH, base_url_of, check_settings, client_timeout, timeouts_of
 from ._exchange import Exchange
 from ._policy import (
-    CROSS_ORIGIN_POLICIES,
     ApiRequest,
     CrossOriginPolicy,
     OriginPolicy,
-    Timeouts,
     is_loopback,
     safe_url,
 )
@@ -38,8 +37,16 @@ from ._retry import RetryPolicy
 from ._transport import AiohttpTransport, Transport
 from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
 
-API_PATH = "/api/v3"
 T = TypeVar("T")
+
+#: The counters of ``stats``.
+STATS = (
+    "requests",  # HTTP exchanges sent (redirect hops and retries included)
+    "retries",  # retries scheduled by the retry policy
+    "merged",  # GETs answered by an identical GET already in flight
+    "cached",  # schemas answered from the cache (no request)
+    "reauthentications",  # 401 answers followed by a fresh token
+)
 
 #: Origins already warned about (plain http to a non-loopback host): once per process.
 _WARNED_INSECURE: set[str] = set()
@@ -84,8 +91,8 @@ class Session:
             raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
         if transport is not None and http_session is not None:
             raise TypeError("give either transport= or http_session=, not both")
-        _check_settings(max_concurrency, retry, cross_origin)
-        self.base_url = _base_url(url)
+        check_settings(max_concurrency, retry, cross_origin)
+        self.base_url = base_url_of(url)
         self.api_root = self.base_url.with_path(self.base_url.path.rstrip("/") + API_PATH)
         self._prefix = self.base_url.path.rstrip("/")
         self.auth: Auth | None = (
@@ -98,7 +105,7 @@ class Session:
         self.max_concurrency = max_concurrency
         self.retry = retry
         self.cross_origin: CrossOriginPolicy = cross_origin
-        self.timeout = _client_timeout(timeout, connect_timeout, read_timeout)
+        self.timeout = client_timeout(timeout, connect_timeout, read_timeout)
         self.transport: Transport = transport or AiohttpTransport(
             limit=max_concurrency, session=http_session
         )
@@ -106,20 +113,14 @@ class Session:
         self._inflight: dict[str, _Inflight] = {}
         self._schemas: dict[str, _sansio.Document] = {}
         self._closed = False
-        self.stats: dict[str, int] = {
-            "requests": 0,  # HTTP exchanges sent (redirect hops and retries included)
-            "retries": 0,  # retries scheduled by the retry policy
-            "merged": 0,  # GETs answered by an identical GET already in flight
-            "cached": 0,  # schemas answered from the cache (no request)
-            "reauthentications": 0,  # 401 answers followed by a fresh token
-        }
+        self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self._exchange = Exchange(
             transport=self.transport,
             origin=self._origin,
             api_root=self.api_root,
             auth=self.auth,
             retry=retry,
-            timeouts=_timeouts_of(self.timeout),
+            timeouts=timeouts_of(self.timeout),
             resolve=self.resolve,
             extra_headers=dict(headers or {}),
             limit=asyncio.Semaphore(max_concurrency),
@@ -327,8 +328,8 @@ class Session:
         elif method not in ("GET", "HEAD") and data is None:
             body = b"{}" if method != "DELETE" else None
         ctimeout = (
-            _timeouts_of(
-                _client_timeout(
+            timeouts_of(
+                client_timeout(
                     timeout, self.timeout.connect or 10.0, self.timeout.sock_read or 60.0
                 )
             )
@@ -397,63 +398,6 @@ class Session:
     def cached_schema(self, href: str) -> _sansio.Document | None:
         """The schema document cached for ``href`` (resolved), or None when not fetched yet."""
         return self._schemas.get(str(self.resolve(href)))
-
-
-def _base_url(url: str) -> URL:
-    """The server's base URL (no ``/api/v3``, query or fragment); ValueError when unusable."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        shown = type(url).__name__ if not isinstance(url, str) else url.split(":", 1)[0]
-        raise ValueError(f"url must be an http(s) URL of the server, got a {shown!r} value")
-    try:
-        base = URL(url.rstrip("/"))
-    except ValueError:
-        raise ValueError("url is not a valid URL") from None
-    if base.user is not None or base.password is not None:
-        raise ValueError(
-            f"url must not contain credentials ({safe_url(base)}); "
-            "pass api_key=, token= or oauth= instead"
-        )
-    if not base.host:
-        raise ValueError(f"url has no host: {safe_url(base)!r}")
-    if base.path.endswith(API_PATH):
-        base = base.with_path(base.path[: -len(API_PATH)])
-    return base.with_query(None).with_fragment(None)
-
-
-def _check_settings(max_concurrency: Any, retry: Any, cross_origin: Any) -> None:
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise TypeError(
-            f"retry must be a RetryPolicy or None (no retries), got {type(retry).__name__}"
-        )
-    if cross_origin not in CROSS_ORIGIN_POLICIES:
-        raise ValueError(
-            f"cross_origin must be one of {', '.join(CROSS_ORIGIN_POLICIES)}, got {cross_origin!r}"
-        )
-
-
-def _client_timeout(
-    timeout: aiohttp.ClientTimeout | float | None, connect: float, read: float
-) -> aiohttp.ClientTimeout:
-    if isinstance(timeout, aiohttp.ClientTimeout):
-        return timeout
-    for name, value in (("connect_timeout", connect), ("read_timeout", read)):
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be seconds > 0, got {value!r}")
-    if timeout is None:
-        return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-        raise ValueError(
-            f"timeout must be seconds > 0 or an aiohttp.ClientTimeout, got {timeout!r}"
-        )
-    return aiohttp.ClientTimeout(
-        total=float(timeout), connect=min(connect, float(timeout)), sock_read=read
-    )
-
-
-def _timeouts_of(t: aiohttp.ClientTimeout) -> Timeouts:
-    return Timeouts(connect=t.connect, read=t.sock_read, total=t.total)
 
 
 async def gather_ordered(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
