@@ -296,7 +296,9 @@ class Resource:
             body = json
         else:
             body = _body.action_body(self, rel, link, kwargs, values, refs)
-        doc = await self._op.request(method, href or "", json=body, params=query or None, retry=retry)
+        doc = await self._op.request(
+            method, href or "", json=body, params=query or None, retry=retry
+        )
         return None if doc is None else self._op.wrap(doc)
 
     def _action_link(self, rel: str) -> Link:
