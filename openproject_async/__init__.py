@@ -14,6 +14,7 @@ from ._links import UNDISCLOSED, Link
 from ._resource import Resource
 from ._retry import RetryPolicy
 from ._schema import Field, Schema
+from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 
@@ -25,6 +26,10 @@ __all__ = [
     "BearerToken",
     "Collection",
     "Field",
+    "AiohttpTransport",
+    "HttpRequest",
+    "HttpResponse",
+    "Transport",
     "Form",
     "Link",
     "OAuthClientCredentials",

@@ -77,6 +77,20 @@ class HttpResponse:
         self._chunks = chunks
         self._close = close
 
+    @classmethod
+    def json(
+        cls,
+        doc: object,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str = "application/hal+json; charset=utf-8",
+    ) -> HttpResponse:
+        """An answer whose body is ``doc`` as JSON (``application/hal+json`` by default)."""
+        return cls(
+            status, {"Content-Type": content_type, **(headers or {})}, body=_sansio.dumps(doc)
+        )
+
     async def read(self) -> bytes:
         """The whole body."""
         if self._read is not None:

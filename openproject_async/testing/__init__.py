@@ -18,17 +18,34 @@ The pytest plugin provides the ``openproject_server`` fixture.
 This package stands alone: it does not import the client library.
 """
 
+from typing import TYPE_CHECKING
+
 from ._data import Store, WorkPackage
 from ._faults import Fault, FaultSet, InjectedFault
 from ._http import RecordedRequest
 from ._main import serve
 from ._server import FakeOpenProject
 
+if TYPE_CHECKING:
+    from ._mock import MockTransport
+
+# MockTransport needs the client's HttpResponse; loaded when asked for, so that this
+# package stays importable without the client.
+
+
+def __getattr__(name: str) -> object:
+    if name == "MockTransport":
+        from ._mock import MockTransport
+
+        return MockTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "FakeOpenProject",
     "Fault",
     "FaultSet",
     "InjectedFault",
+    "MockTransport",
     "RecordedRequest",
     "Store",
     "WorkPackage",
