@@ -3,6 +3,30 @@
 Resources are HAL documents whose ``_links`` are awaitable actions; writes go through
 the server's forms and schemas; collections are async iterators that can fetch pages
 concurrently. Start with :class:`OpenProject`.
+
+Layers, lowest first. A module imports only from its own line (without cycles) and the
+lines above it; imports for annotations only sit under ``TYPE_CHECKING``, and no module
+imports one of the package's modules inside a function (tests/test_architecture.py)::
+
+    errors                                      the exception tree
+    _links                                      HAL links, URI templates
+    _sansio _body _retry _placement             pure protocol: decode/encode answers and
+    _policy _config                             bodies, placement by schema, retry, origin,
+                                                credential, redirect and replay decisions
+    _transport                                  the I/O seam: one HTTP exchange (aiohttp)
+    _auth                                       API key, bearer token, OAuth2 (token fetches
+                                                go through the transport)
+    _exchange                                   one API request as HTTP exchanges: headers,
+                                                credentials, redirects, re-auth, retries
+    _session                                    settings, lifecycle, URLs, merged GETs,
+                                                the schema cache
+    _registry                                   extension points of resources
+    _resource                                   Resource: a HAL document and its links
+    _collection                                 Collection: pages, async iteration
+    _schema                                     Schema, Field, allowed values
+    _forms _custom_actions _attachments         writes and special links
+    _preview
+    _client                                     OpenProject: session + resources
 """
 
 from . import errors

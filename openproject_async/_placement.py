@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _body
-from ._schema import Field, Schema
 from .errors import UnknownField
+
+if TYPE_CHECKING:
+    from ._schema import Field, Schema
 
 #: ``(field key, name) -> href`` for the allowed values given by name.
 Choices = Mapping[tuple[str, str], str]
