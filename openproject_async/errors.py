@@ -601,6 +601,8 @@ def expand(errors: Iterable[APIError]) -> list[APIError]:
 _MULTIPLE_OF: dict[type[APIError], type[MultipleErrors]] = {}
 
 
+# Pickles name these two functions (``openproject_async.errors._rebuild``...): keep the
+# names and signatures, or pickles made by one version will not load in the next.
 def _rebuild(cls: type[OpenProjectError], args: tuple[Any, ...]) -> OpenProjectError:
     """Unpickling: an instance with these ``args`` (attributes follow as its state)."""
     return cls.__new__(cls, *args)
