@@ -33,6 +33,7 @@ from . import errors
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
 from ._client import OpenProject
 from ._collection import Collection, Progress
+from ._error_map import error_class_for
 from ._forms import Form
 from ._links import UNDISCLOSED, Link
 from ._resource import Resource
@@ -62,6 +63,7 @@ __all__ = [
     "Resource",
     "RetryPolicy",
     "Schema",
+    "error_class_for",
     "errors",
     *_error_names,
 ]

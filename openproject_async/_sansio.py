@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from .errors import APIError, MultipleErrors, ProtocolError, error_class_for, multiple_errors_of
+from ._error_map import error_class_for, multiple_errors_of
+from .errors import APIError, MultipleErrors, ProtocolError
 
 JSON_TYPES = ("application/hal+json", "application/json", "application/problem+json")
 SNIPPET = 200

@@ -45,6 +45,13 @@
 Match on the class or on ``identifier`` (the URN), never on ``message``: messages are
 localized by the server.
 
+Every one of them pickles (and copies) to an equal exception: same class, ``args``,
+message and attributes, so they can cross process boundaries (multiprocessing, task
+queues, pytest-xdist). A ``MultipleErrors`` of one kind is rebuilt as that kind too.
+
+This module holds the classes only and imports nothing from the package; which class an
+Error document becomes is decided by the decoding layer (``_error_map``).
+
 Warnings: :class:`InsecureTransportWarning` (credentials over plain ``http://`` to a host
 that is not loopback; once per process and origin).
 """
@@ -107,7 +114,6 @@ __all__ = [
     "UnknownField",
     "UnprocessableContent",
     "UpdateConflict",
-    "error_class_for",
     "expand",
 ]
 
@@ -123,6 +129,14 @@ class OpenProjectError(Exception):
     retry_after: float | None = None
     transient: bool = False
     attempts: int = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (and copy) by state: ``args`` and the attributes, ``__init__`` not re-run.
+
+        The subclasses' ``__init__`` take other arguments than the ``args`` they end up
+        with, so the default (``cls(*args)``) would fail or build another message.
+        """
+        return (_rebuild, (type(self), self.args), dict(vars(self)))
 
 
 class InsecureTransportWarning(UserWarning):
@@ -478,9 +492,45 @@ class PropertyValueNotAvailableAnymore(UnprocessableContent):
 
 
 class MultipleErrors(UnprocessableContent):
-    """Several errors at once; ``errors`` holds each of them as its own typed APIError."""
+    """Several errors at once; ``errors`` holds each of them as its own typed APIError.
+
+    When every member is of one class (several ``InvalidQuery`` for several bad filters,
+    several ``PropertyConstraintViolation``), the error is also an instance of that class
+    (its class is ``MultipleErrors[InvalidQuery]``), so ``except InvalidQuery`` catches one
+    bad filter and many alike.
+    """
 
     identifier_suffix = "MultipleErrors"
+    #: the member class of a ``MultipleErrors[kind]`` class (None on MultipleErrors itself)
+    _member_kind: ClassVar[type[APIError] | None] = None
+
+    @classmethod
+    def _of_kind(cls, kind: type[APIError]) -> type[MultipleErrors]:
+        """The ``MultipleErrors[kind]`` class (made once per kind), or MultipleErrors itself
+        for kinds that cannot be combined (plain APIError, MultipleErrors, FormInvalid)."""
+        if kind is APIError or issubclass(kind, MultipleErrors | FormInvalid):
+            return MultipleErrors
+        made = _MULTIPLE_OF.get(kind)
+        if made is None:
+            new = type(
+                "MultipleErrors",
+                (MultipleErrors, kind),
+                {
+                    "__module__": __name__,
+                    "__qualname__": f"MultipleErrors[{kind.__name__}]",
+                    "__doc__": f"MultipleErrors whose members are all {kind.__name__} (also one).",
+                    "_member_kind": kind,
+                },
+            )
+            made = _MULTIPLE_OF.setdefault(kind, new)  # one class per kind, even when racing
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A ``MultipleErrors[kind]`` class is made at run time: pickle names its kind."""
+        kind = type(self)._member_kind
+        if kind is None:
+            return super().__reduce__()
+        return (_rebuild_multiple, (kind, self.args), dict(vars(self)))
 
 
 class FormInvalid(UnprocessableContent):
@@ -557,49 +607,13 @@ def expand(errors: Iterable[APIError]) -> list[APIError]:
 _MULTIPLE_OF: dict[type[APIError], type[MultipleErrors]] = {}
 
 
-def multiple_errors_of(members: Iterable[APIError]) -> type[MultipleErrors]:
-    """The class for a MultipleErrors holding ``members``.
-
-    When every member is of one class (several ``InvalidQuery`` for several bad filters,
-    several ``PropertyConstraintViolation``), the error is also an instance of that class,
-    so ``except InvalidQuery`` catches one bad filter and many alike. Mixed members give
-    plain :class:`MultipleErrors`; ``.errors`` always lists them.
-    """
-    kinds = {type(m) for m in members}
-    if len(kinds) != 1:
-        return MultipleErrors
-    (kind,) = kinds
-    if kind is APIError or issubclass(kind, MultipleErrors | FormInvalid):
-        return MultipleErrors
-    cls = _MULTIPLE_OF.get(kind)
-    if cls is None:
-        cls = type(
-            "MultipleErrors",
-            (MultipleErrors, kind),
-            {"__module__": __name__, "__qualname__": f"MultipleErrors[{kind.__name__}]"},
-        )
-        cls.__doc__ = f"MultipleErrors whose members are all {kind.__name__} (also one)."
-        _MULTIPLE_OF[kind] = cls
-    return cls
+# Pickles name these two functions (``openproject_async.errors._rebuild``...): keep the
+# names and signatures, or pickles made by one version will not load in the next.
+def _rebuild(cls: type[OpenProjectError], args: tuple[Any, ...]) -> OpenProjectError:
+    """Unpickling: an instance with these ``args`` (attributes follow as its state)."""
+    return cls.__new__(cls, *args)
 
 
-def _registry() -> dict[str, type[APIError]]:
-    found: dict[str, type[APIError]] = {}
-    todo: list[type[APIError]] = [APIError]
-    while todo:
-        cls = todo.pop()
-        if cls.identifier_suffix and cls is not FormInvalid:
-            found[cls.identifier_suffix] = cls
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-_BY_SUFFIX = _registry()
-
-
-def error_class_for(identifier: str | None) -> type[APIError]:
-    """The APIError subclass for an errorIdentifier URN (APIError itself when unknown)."""
-    if not identifier:
-        return APIError
-    suffix = identifier[len(URN_PREFIX) :] if identifier.startswith(URN_PREFIX) else identifier
-    return _BY_SUFFIX.get(suffix, APIError)
+def _rebuild_multiple(kind: type[APIError], args: tuple[Any, ...]) -> OpenProjectError:
+    """Unpickling a ``MultipleErrors[kind]``: the class is made again from its kind."""
+    return _rebuild(MultipleErrors._of_kind(kind), args)

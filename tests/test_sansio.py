@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from openproject_async import _sansio
+from openproject_async._error_map import error_class_for
 from openproject_async.errors import (
     APIError,
     InvalidQuery,
@@ -16,7 +17,6 @@ from openproject_async.errors import (
     Throttled,
     TooManyRequests,
     UpdateConflict,
-    error_class_for,
 )
 
 from .docs import error

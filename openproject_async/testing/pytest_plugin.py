@@ -1,29 +1,10 @@
-"""pytest plugin (entry point ``openproject_async``): the ``openproject_server`` fixture.
+"""The ``openproject_server`` fixture, for ``pytest_plugins = [...]`` lines that name this module.
 
-Import-light: the server is imported only when the fixture is used. The fixture needs
-pytest-asyncio; without it the plugin defines nothing.
+The registered plugin (entry point ``openproject_async``) is the top-level module
+``_openproject_async_pytest``, which stays light because it is outside this package;
+importing this module loads the package (client and fake server) first.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
-
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - pytest-asyncio is part of the test extra
-    pytest_asyncio = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from ._server import FakeOpenProject
-
-
-if pytest_asyncio is not None:
-
-    @pytest_asyncio.fixture
-    async def openproject_server() -> AsyncIterator[FakeOpenProject]:
-        """A started ``FakeOpenProject`` with default settings (50 seeded work packages)."""
-        from ._server import FakeOpenProject
-
-        async with FakeOpenProject() as server:
-            yield server
+from _openproject_async_pytest import *  # noqa: F403
