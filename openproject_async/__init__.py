@@ -8,8 +8,11 @@ Layers, lowest first. A module imports only from its own line (without cycles) a
 lines above it; imports for annotations only sit under ``TYPE_CHECKING``, and no module
 imports one of the package's modules inside a function (tests/test_architecture.py)::
 
-    errors                                      the exception tree
-    _links                                      HAL links, URI templates
+    _error_base                                 the root of the exception tree
+    _api_errors                                 the server's errors (APIError family)
+    errors                                      the exception tree, as users import it
+    _links _error_map                           HAL links, URI templates; error documents
+                                                to exception classes
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
     _policy _config                             bodies, placement by schema, retry, origin,
                                                 credential, redirect and replay decisions
