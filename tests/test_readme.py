@@ -29,6 +29,12 @@ async def test_the_testing_example_passes() -> None:
     await namespace["test_rename"]()
 
 
+async def test_the_mock_transport_example_passes() -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(python_block("async def test_subject"), str(README), "exec"), namespace)
+    await namespace["test_subject"]()
+
+
 def test_the_two_commands_come_first() -> None:
     text = README.read_text(encoding="utf-8")
     first = text.index("```bash")
