@@ -23,7 +23,8 @@ imports one of the package's modules inside a function (tests/test_architecture.
                                                 credentials, redirects, re-auth, retries
     _session                                    settings, lifecycle, URLs, merged GETs,
                                                 the schema cache
-    _registry                                   extension points of resources
+    _registry _document                         extension points of resources; a HAL
+                                                document as received (no I/O)
     _resource                                   Resource: a HAL document and its links
     _collection                                 Collection: pages, async iteration
     _schema                                     Schema, Field, allowed values

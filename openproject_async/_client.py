@@ -19,7 +19,7 @@ from ._forms import Form, MergeCallback
 from ._registry import R, expect_kind
 from ._resource import Resource, wrap
 from ._schema import Schema
-from ._session import Session, gather_ordered
+from ._session import Session, Timeout, gather_ordered
 from .errors import ProtocolError
 
 
@@ -64,21 +64,50 @@ class OpenProject(Session):
         return wrap(self, doc)
 
     @overload
-    async def get(self, href: str, *, expect: type[R], **params: Any) -> R: ...
+    async def get(
+        self,
+        href: str,
+        *,
+        expect: type[R],
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **query: Any,
+    ) -> R: ...
 
     @overload
-    async def get(self, href: str, *, expect: None = None, **params: Any) -> Resource: ...
+    async def get(
+        self,
+        href: str,
+        *,
+        expect: None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **query: Any,
+    ) -> Resource: ...
 
     async def get(
-        self, href: str, *, expect: type[Resource] | None = None, **params: Any
+        self,
+        href: str,
+        *,
+        expect: type[Resource] | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **query: Any,
     ) -> Resource:
         """GET any href (or absolute URL on the server) and wrap the answer.
 
-        Keyword arguments are query parameters (``filters``/``sortBy`` lists JSON-encoded).
-        ``expect=Collection`` (or any Resource class) types the result and raises
+        Other keyword arguments are query parameters (``filters``/``sortBy`` lists
+        JSON-encoded); ``params=`` takes them as a mapping too (for names such as
+        ``timeout`` or ``retry``). ``timeout=`` (seconds or an ``aiohttp.ClientTimeout``)
+        and ``retry=`` (``False``: send once) apply to this call only. ``expect=Collection``
+        (or any Resource class) types the result and raises
         :class:`~openproject_async.errors.UnexpectedResource` when the answer is another kind.
         """
-        doc = await self.request("GET", href, params=params or None)
+        merged = {**query, **(params or {})}
+        doc = await self.request("GET", href, params=merged or None, timeout=timeout, retry=retry)
         if doc is None:
             raise ProtocolError("empty answer to GET", url=str(self.resolve(href)))
         resource = self.wrap(doc)
@@ -119,8 +148,10 @@ class OpenProject(Session):
         rel: str,
         values: Mapping[str, Any],
         fields: Mapping[str, Any] | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> Form:
-        return await _forms.open_form(resource, rel, values, fields)
+        return await _forms.open_form(resource, rel, values, fields, timeout=timeout)
 
     async def _submit(
         self,
@@ -132,6 +163,8 @@ class OpenProject(Session):
         notify: bool | None,
         retry_conflicts: int,
         merge: MergeCallback | None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
     ) -> Resource:
         return await _forms.submit(
             resource,
@@ -141,6 +174,8 @@ class OpenProject(Session):
             notify=notify,
             retry_conflicts=retry_conflicts,
             merge=merge,
+            timeout=timeout,
+            retry=retry,
         )
 
     async def _load_schema(self, resource: Resource) -> Schema | None:

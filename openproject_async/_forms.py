@@ -31,6 +31,7 @@ from ._registry import ActionCall, register_kind, special_link
 from ._resource import Resource
 from ._retry import FORM_PATH_END
 from ._schema import ChoiceMemo, Schema, load_schema
+from ._session import Timeout
 from .errors import (
     APIError,
     FormInvalid,
@@ -124,16 +125,21 @@ class Form(Resource):
             base, merged = dict(self._base), {**self._values, **values}
         return await _negotiate(self._op, link.href, base, merged, self.schema)
 
-    async def commit(self, *, notify: bool | None = None, retry: bool | None = None) -> Resource:
+    async def commit(
+        self, *, notify: bool | None = None, retry: bool | None = None, timeout: Timeout = None
+    ) -> Resource:
         """Send :attr:`body` through the ``commit`` link; returns the written resource.
 
         Without a commit link raise FormInvalid (every property's error, MultipleErrors
         expanded) and send nothing. ``notify=False`` suppresses notifications. A create is
-        sent once: it is not retried unless you pass ``retry=True``.
+        sent once: it is not retried unless you pass ``retry=True``. ``timeout=`` applies
+        to this request.
         """
         if not self.is_valid:
             raise FormInvalid(self.errors, body=self._data)
-        written = await self.action("commit", json=self.body, notify=notify, retry=retry)
+        written = await self.action(
+            "commit", json=self.body, notify=notify, retry=retry, timeout=timeout
+        )
         if not isinstance(written, Resource):
             raise ProtocolError("the form's commit answered with no resource")
         return written
@@ -156,6 +162,7 @@ async def _negotiate(
     base: dict[str, Any],
     values: dict[str, Any],
     schema: Schema | None,
+    timeout: Timeout = None,
 ) -> Form:
     """POST the form until the body placed by the schema it answers with is the body sent.
 
@@ -168,7 +175,7 @@ async def _negotiate(
     guessed = schema is None
     for _round in range(_MAX_ROUNDS):
         try:
-            form = _as_form(op, await op.request("POST", href, json=body))
+            form = _as_form(op, await op.request("POST", href, json=body, timeout=timeout))
         except (PropertyFormatError, ResourceTypeMismatch, PropertyIsReadOnly):
             if not guessed:
                 raise
@@ -231,13 +238,15 @@ def is_form_link(link: Link) -> bool:
 @special_link(is_form_link)
 async def _open_form_link(resource: Resource, link: Link, call: ActionCall) -> Form:
     """``resource.action(rel, **values)`` on a form link opens the form with the values."""
-    if call.args or call.query or call.retry is not None:
+    if call.args or call.query or call.retry is not None:  # timeout= is fine
         raise TypeError(
             f"{call.rel!r} opens a form: give the values as keyword arguments; notify=, "
             "params= and retry= belong to form.commit() or submit()"
         )
     values = dict(call.kwargs)
-    return await open_form(resource, call.rel, values, values.pop("fields", None))
+    return await open_form(
+        resource, call.rel, values, values.pop("fields", None), timeout=call.timeout
+    )
 
 
 def _is_update_of(resource: Resource, link: Link) -> bool:
@@ -249,7 +258,12 @@ def _is_update_of(resource: Resource, link: Link) -> bool:
 
 
 async def open_form(
-    resource: Resource, rel: str, values: Mapping[str, Any], fields: Mapping[str, Any] | None = None
+    resource: Resource,
+    rel: str,
+    values: Mapping[str, Any],
+    fields: Mapping[str, Any] | None = None,
+    *,
+    timeout: Timeout = None,
 ) -> Form:
     """POST the form behind ``rel`` with ``values`` placed by the schema -> Form.
 
@@ -268,7 +282,7 @@ async def open_form(
             schema = await load_schema(resource)
         except APIError:
             schema = None  # only a head start: the form brings its own schema
-    return await _negotiate(resource.session, link.href or "", base, values, schema)
+    return await _negotiate(resource.session, link.href or "", base, values, schema, timeout)
 
 
 async def submit(
@@ -280,6 +294,8 @@ async def submit(
     notify: bool | None = None,
     retry_conflicts: int = 0,
     merge: MergeCallback | None = None,
+    timeout: Timeout = None,
+    retry: bool | None = None,
 ) -> Resource:
     """Open the form behind ``rel``, commit it; on 409 re-read and re-apply when asked.
 
@@ -308,8 +324,8 @@ async def submit(
     current = resource
     for attempt in range(retry_conflicts + 1):
         try:
-            form = await open_form(current, rel, all_values)
-            return await form.commit(notify=notify)
+            form = await open_form(current, rel, all_values, timeout=timeout)
+            return await form.commit(notify=notify, retry=retry, timeout=timeout)
         except UpdateConflict:
             if attempt >= retry_conflicts:
                 raise

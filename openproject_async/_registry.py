@@ -33,6 +33,7 @@ class ActionCall:
     kwargs: dict[str, Any]
     query: dict[str, Any]
     retry: bool | None
+    timeout: Any = None
 
 
 SpecialHandler = Callable[["Resource", Link, ActionCall], Awaitable[Any]]

@@ -13,13 +13,15 @@ are reached through the session (``_client.OpenProject``), which composes those 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 from . import _body
-from ._links import Link, parse_links
+from ._document import _META, HalDocument
+from ._links import Link
 from ._registry import SPECIAL_LINKS, ActionCall, R, expect_kind, kind_for
-from ._session import gather_ordered
+from ._session import Timeout, gather_ordered
 from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from ._forms import Form, MergeCallback
     from ._schema import Schema
 
-_META = frozenset({"_links", "_embedded", "_type"})
+_SLOTS = frozenset({"_data", "_links", "_op"})
 
 
 def wrap(op: OpenProject, doc: Any) -> Resource:
@@ -41,81 +43,22 @@ def wrap(op: OpenProject, doc: Any) -> Resource:
     return cls(op, doc)
 
 
-class Resource:
+class Resource(HalDocument):
     """A HAL resource: ``r["subject"]``, ``r.subject``, ``r.links``, ``await r.follow(rel)``."""
 
-    __slots__ = ("_data", "_links", "_op")
+    __slots__ = ("_op",)
 
     def __init__(self, op: OpenProject, data: dict[str, Any]) -> None:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"expected a HAL object, got {type(data).__name__}")
+        super().__init__(data)
         self._op = op
-        self._data = data
-        self._links: dict[str, Link | list[Link]] | None = None
-
-    # -- the document ------------------------------------------------------------------
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The raw document as received (do not mutate)."""
-        return self._data
 
     @property
     def session(self) -> OpenProject:
         """The :class:`OpenProject` session this resource came from (its links use it)."""
         return self._op
 
-    @property
-    def resource_type(self) -> str | None:
-        """The document's ``_type`` (``WorkPackage``, ``Collection``, ...)."""
-        t = self._data.get("_type")
-        return t if isinstance(t, str) else None
-
-    @property
-    def links(self) -> dict[str, Link | list[Link]]:
-        """``{rel: Link}`` or ``{rel: [Link, ...]}`` for link arrays."""
-        if self._links is None:
-            self._links = parse_links(self._data.get("_links"))
-        return self._links
-
-    @property
-    def embedded(self) -> dict[str, Any]:
-        """The raw ``_embedded`` object ({} when absent)."""
-        emb = self._data.get("_embedded")
-        return emb if isinstance(emb, dict) else {}
-
-    @property
-    def href(self) -> str | None:
-        """The ``self`` link's href."""
-        link = self.links.get("self")
-        return link.href if isinstance(link, Link) else None
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        """The document's own properties (everything but ``_links``/``_embedded``/``_type``)."""
-        return {k: v for k, v in self._data.items() if k not in _META}
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return self._data[name]
-        except KeyError:
-            raise KeyError(
-                f"{self._label()} has no property {name!r}; properties: "
-                f"{', '.join(self.properties) or 'none'}"
-            ) from None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """A property's value, or ``default`` when the document lacks it (like ``dict.get``)."""
-        return self._data.get(name, default)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.properties)
-
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in Resource.__slots__:
+        if name.startswith("__") or name in _SLOTS:
             raise AttributeError(name)
         data = self._data
         if name in data and name not in _META:
@@ -139,101 +82,96 @@ class Resource:
         names.update(self.actions())
         return sorted(names)
 
-    def __repr__(self) -> str:
-        return f"<{self._label()} {self.href or ''}>".replace(" >", ">")
-
-    def _label(self) -> str:
-        ident = self._data.get("id")
-        kind = self.resource_type or "Resource"
-        return f"{kind} #{ident}" if ident is not None else kind
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Resource):
-            return self._data == other._data
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    # -- links -------------------------------------------------------------------------
-
-    def actions(self) -> list[str]:
-        """Rels of links with a method (things you can do)."""
-        return [r for r, v in self.links.items() if isinstance(v, Link) and v.is_action]
-
-    def relations(self) -> list[str]:
-        """Rels of links without a method (things you can go to)."""
-        return [r for r, v in self.links.items() if isinstance(v, list) or not v.is_action]
-
-    def can(self, rel: str) -> bool:
-        """Is the link there (no request)? For actions: does the server allow it now?"""
-        value = self.links.get(rel)
-        return value is not None and (isinstance(value, list) or value.href is not None)
-
-    def link(self, rel: str) -> Link | list[Link]:
-        """The link (or link array) ``rel``; ActionUnavailable when absent."""
-        try:
-            return self.links[rel]
-        except KeyError:
-            raise ActionUnavailable(
-                rel, resource=self._label(), actions=self.actions(), relations=self.relations()
-            ) from None
-
     @overload
-    async def follow(self, rel: str, *, expect: type[R], **kwargs: Any) -> R: ...
+    async def follow(
+        self,
+        rel: str,
+        *,
+        expect: type[R],
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **kwargs: Any,
+    ) -> R: ...
 
     @overload
     async def follow(
-        self, rel: str, *, expect: None = None, **kwargs: Any
+        self,
+        rel: str,
+        *,
+        expect: None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **kwargs: Any,
     ) -> Resource | list[Resource | None] | None: ...
 
     async def follow(
-        self, rel: str, *, expect: type[Resource] | None = None, **kwargs: Any
+        self,
+        rel: str,
+        *,
+        expect: type[Resource] | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
+        **kwargs: Any,
     ) -> Resource | list[Resource | None] | None:
         """GET the target of ``rel``: a Resource, a list for link arrays, None for ``href: null``.
 
         An embedded copy is used without a request. Keyword arguments fill template
         variables; the others become query parameters (``filters``/``sortBy`` lists are
-        JSON-encoded). For a link array each target is fetched, concurrently, and the list
-        lines up with ``links[rel]``: ``None`` where a member has ``href: null`` or is one
-        you may not see (the undisclosed URN, never requested; ``links[rel][i].undisclosed``
-        tells which), so ``ancestors`` gives the visible ones in place.
+        JSON-encoded; ``params=`` takes query parameters as a mapping). ``timeout=`` and
+        ``retry=`` apply to this call's requests. For a link array each target is fetched,
+        concurrently, and the list lines up with ``links[rel]``: ``None`` where a member has
+        ``href: null`` or is one you may not see (the undisclosed URN, never requested;
+        ``links[rel][i].undisclosed`` tells which), so ``ancestors`` gives the visible ones
+        in place.
 
         ``expect=Collection`` (or any Resource class) says what you expect: the result is
         typed as that, and anything else (a list, None, another kind) raises
         :class:`~openproject_async.errors.UnexpectedResource`.
         """
-        result = await self._follow_rel(rel, kwargs)
+        call = _Get(dict(params or {}), timeout, retry)
+        result = await self._follow_rel(rel, kwargs, call)
         if expect is None:
             return result
         return expect_kind(result, expect, f"{self._label()} link {rel!r}")
 
     async def _follow_rel(
-        self, rel: str, kwargs: dict[str, Any]
+        self, rel: str, kwargs: dict[str, Any], call: _Get
     ) -> Resource | list[Resource | None] | None:
         target = self.link(rel)
         if isinstance(target, list):
-            return await self._follow_array(rel, target, kwargs)
+            return await self._follow_array(rel, target, kwargs, call)
         if target.href is None:
             return None
         _check_followable(target)
         embedded = self.embedded.get(rel)
-        if not kwargs and isinstance(embedded, dict) and _same_resource(embedded, target):
+        if (
+            not kwargs
+            and not call.params
+            and isinstance(embedded, dict)
+            and _same_resource(embedded, target)
+        ):
             return self._op.wrap(embedded)
         values = _body.fill_template_vars(target.variables, kwargs)
         href = target.expand(**values) if target.templated else target.href
         if target.method != "GET":
-            answer = await self.action(rel, **values, **kwargs)
+            answer = await self.action(
+                rel, **values, **kwargs, params=call.params, timeout=call.timeout, retry=call.retry
+            )
             if isinstance(answer, str):
                 raise LinkError(f"{rel!r} answers with text, not a resource: use action()")
             return answer
-        return await self._op.get(href, expect=None, **kwargs)
+        return await call.get(self._op, href, kwargs)
 
     async def _follow_array(
-        self, rel: str, links: list[Link], query: Mapping[str, Any]
+        self, rel: str, links: list[Link], query: Mapping[str, Any], call: _Get
     ) -> list[Resource | None]:
         embedded = self.embedded.get(rel)
         if (
             not query
+            and not call.params
             and isinstance(embedded, list)
             and len(embedded) == len(links)
             and all(isinstance(d, dict) for d in embedded)
@@ -243,7 +181,9 @@ class Resource:
         wanted = [lk for lk, shown in zip(links, visible, strict=True) if shown]
         for lk in wanted:
             _check_followable(lk)
-        got = iter(await gather_ordered([self._op.get(lk.href or "", **query) for lk in wanted]))
+        got = iter(
+            await gather_ordered([call.get(self._op, lk.href or "", query) for lk in wanted])
+        )
         return [next(got) if shown else None for shown in visible]
 
     async def action(
@@ -254,6 +194,7 @@ class Resource:
         params: Mapping[str, Any] | None = None,
         notify: bool | None = None,
         retry: bool | None = None,
+        timeout: Timeout = None,
         **kwargs: Any,
     ) -> Resource | str | None:
         """Use the link ``rel`` with its method; returns the wrapped answer (None for 204).
@@ -261,7 +202,8 @@ class Resource:
         Template variables are filled from the keyword arguments; the other keyword
         arguments make the HAL body (scalars at the root, resources/Links under
         ``_links``), merged into the link's ``payload`` when it has one. ``json=`` sends a
-        body as is. ``notify=False`` adds ``?notify=false``.
+        body as is. ``notify=False`` adds ``?notify=false``. ``retry=`` (True: may be sent
+        again; False: exactly once) and ``timeout=`` apply to this call.
 
         A form link (POST to ``.../form``) opens the form with the keyword arguments as
         values and returns a :class:`Form`; ``addAttachment`` uploads a file
@@ -277,7 +219,7 @@ class Resource:
             for matches, handler in SPECIAL_LINKS:
                 if matches(link):
                     special: Resource | str | None = await handler(
-                        self, link, ActionCall(rel, args, kwargs, query, retry)
+                        self, link, ActionCall(rel, args, kwargs, query, retry, timeout)
                     )
                     return special
         if args:
@@ -297,7 +239,7 @@ class Resource:
         else:
             body = _body.action_body(self, rel, link, kwargs, values, refs)
         doc = await self._op.request(
-            method, href or "", json=body, params=query or None, retry=retry
+            method, href or "", json=body, params=query or None, retry=retry, timeout=timeout
         )
         return None if doc is None else self._op.wrap(doc)
 
@@ -329,12 +271,14 @@ class Resource:
         """Use the ``delete`` link (DELETE; 204 -> None)."""
         await self.action("delete", **kwargs)
 
-    async def update(self, *, fields: Mapping[str, Any] | None = None, **changes: Any) -> Form:
+    async def update(
+        self, *, fields: Mapping[str, Any] | None = None, timeout: Timeout = None, **changes: Any
+    ) -> Form:
         """POST the ``update`` form with ``changes`` (``lockVersion`` added) -> Form.
 
         ``fields=`` takes names that are not Python identifiers (``{"Story points": 5}``).
         """
-        return await self._op._open_form(self, "update", changes, fields)
+        return await self._op._open_form(self, "update", changes, fields, timeout=timeout)
 
     async def submit(
         self,
@@ -344,6 +288,8 @@ class Resource:
         notify: bool | None = None,
         retry_conflicts: int = 0,
         merge: MergeCallback | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
         **values: Any,
     ) -> Resource:
         """Open the form behind ``rel`` with ``values``, commit it -> the written resource.
@@ -355,7 +301,8 @@ class Resource:
         (set a status, an assignee, a subject — yours wins over a concurrent change of the
         same field); not safe for read-modify-write (appending to a description, adding to
         a number): give ``merge=`` (``merge(fresh, values) -> values``, or None to give up
-        and raise the conflict; may be async) to recompute them. A create is never re-sent.
+        and raise the conflict; may be async) to recompute them. A create is never re-sent
+        (unless ``retry=True``); ``timeout=`` applies to each request of the call.
         """
         return await self._op._submit(
             self,
@@ -365,6 +312,8 @@ class Resource:
             notify=notify,
             retry_conflicts=retry_conflicts,
             merge=merge,
+            timeout=timeout,
+            retry=retry,
         )
 
     async def save(
@@ -374,6 +323,8 @@ class Resource:
         notify: bool | None = None,
         retry_conflicts: int = 0,
         merge: MergeCallback | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
         **changes: Any,
     ) -> Resource:
         """``submit("update", ...)``: update form + commit -> the updated resource.
@@ -387,6 +338,8 @@ class Resource:
             notify=notify,
             retry_conflicts=retry_conflicts,
             merge=merge,
+            timeout=timeout,
+            retry=retry,
             **changes,
         )
 
@@ -425,6 +378,24 @@ class Resource:
         """
         return await self._op._execute_custom_action(
             self, action, notify=notify, retry_conflicts=retry_conflicts
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Get:
+    """The per-call parts of a follow: explicit query ``params``, ``timeout``, ``retry``."""
+
+    params: dict[str, Any]
+    timeout: Timeout
+    retry: bool | None
+
+    async def get(self, op: OpenProject, href: str, query: Mapping[str, Any]) -> Resource:
+        return await op.get(
+            href,
+            expect=None,
+            params={**query, **self.params},
+            timeout=self.timeout,
+            retry=self.retry,
         )
 
 

@@ -39,6 +39,9 @@ from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, Sessio
 
 T = TypeVar("T")
 
+#: A per-call or session timeout: seconds for the whole exchange, or aiohttp's limits.
+Timeout = aiohttp.ClientTimeout | float | None
+
 #: The counters of ``stats``.
 STATS = (
     "requests",  # HTTP exchanges sent (redirect hops and retries included)
