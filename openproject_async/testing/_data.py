@@ -10,7 +10,10 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._storages import FileLink, Storage
 
 # ---------------------------------------------------------------------------------------------
 # Permissions (names as in OpenProject)
@@ -31,6 +34,10 @@ VIEW_TIME = "view_time_entries"
 MOVE_WP = "move_work_packages"
 COPY_WP = "copy_work_packages"
 WORK_ON_WP = "work_package_assigned"
+EDIT_PROJECT = "edit_project"
+VIEW_FILE_LINKS = "view_file_links"
+MANAGE_FILE_LINKS = "manage_file_links"
+VIEW_CHANGESETS = "view_changesets"
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -50,6 +57,10 @@ ALL_PERMISSIONS = frozenset(
         MOVE_WP,
         COPY_WP,
         WORK_ON_WP,
+        EDIT_PROJECT,
+        VIEW_FILE_LINKS,
+        MANAGE_FILE_LINKS,
+        VIEW_CHANGESETS,
     }
 )
 NO_PERMISSIONS: frozenset[str] = frozenset()
@@ -131,6 +142,11 @@ class Project:
     public: bool = False
     active: bool = True
     created_at: datetime = EPOCH
+    updated_at: datetime = EPOCH
+    parent_id: int | None = None
+    status_code: str | None = None  # a key of PROJECT_STATUSES, or None (no status)
+    status_explanation: str = ""
+    storage_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -283,6 +299,16 @@ class OAuthToken:
     expires_in: int
 
 
+PROJECT_STATUSES: dict[str, str] = {
+    # ``Project.status_codes`` -> name
+    "not_started": "Not started",
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "off_track": "Off track",
+    "finished": "Finished",
+    "discontinued": "Discontinued",
+}
+
 RELATION_TYPES: dict[str, tuple[str, str, str]] = {
     # type -> (reverse type, name, reverse name)
     "relates": ("relates", "related to", "related to"),
@@ -324,6 +350,8 @@ class Store:
         self.activities: dict[int, Activity] = {}
         self.relations: dict[int, Relation] = {}
         self.attachments: dict[int, Attachment] = {}
+        self.storages: dict[int, Storage] = {}
+        self.file_links: dict[int, FileLink] = {}
         self.api_keys: dict[str, int] = {}  # key -> user id
         self.api_tokens: dict[str, int] = {}  # opapi-... -> user id
         self.oauth_apps: dict[str, OAuthApp] = {}
@@ -481,6 +509,22 @@ class Store:
         self.journals_of(wp)
         return wp
 
+    def remove_project(self, project_id: int) -> list[int]:
+        """Delete a project with its subprojects, work packages, categories and versions
+        (what the real server's background deletion job does); returns the deleted ids."""
+        doomed = [project_id]
+        for pid in doomed:
+            doomed.extend(p.id for p in self.projects.values() if p.parent_id == pid)
+        gone = set(doomed)
+        for wp_id in [w.id for w in self.work_packages.values() if w.project_id in gone]:
+            self.remove_work_package(wp_id)
+        for table in (self.categories, self.versions):
+            for key in [k for k, v in table.items() if v.project_id in gone]:
+                del table[key]
+        for pid in doomed:
+            self.projects.pop(pid, None)
+        return doomed
+
     def remove_work_package(self, wp_id: int) -> WorkPackage | None:
         """Delete a work package; returns it, or None if there was none.
 
@@ -498,6 +542,8 @@ class Store:
             del self.relations[rel_id]
         for att_id in [a.id for a in self.attachments.values() if a.container_id == wp_id]:
             del self.attachments[att_id]
+        for link_id in [f.id for f in self.file_links.values() if f.container_id == wp_id]:
+            del self.file_links[link_id]
         for journal in self.journals.pop(wp_id, []):
             self.activities.pop(journal.id, None)
         return wp

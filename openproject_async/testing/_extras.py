@@ -12,6 +12,7 @@ from ._data import (
     DELETE_WATCHERS,
     MANAGE_RELATIONS,
     RELATION_TYPES,
+    VIEW_CHANGESETS,
     VIEW_WATCHERS,
     Relation,
     WorkPackage,
@@ -356,16 +357,12 @@ async def relation_candidates(request: web.Request) -> web.Response:
     return hal(doc)
 
 
-async def empty_wp_collection(request: web.Request) -> web.Response:
-    """``revisions`` and ``file_links``: always empty here (no repositories, no storages).
-
-    Revisions are a plain Collection; file links an offset-paginated one (``pageSize``,
-    ``offset``, ``jumpTo``, ``changeSize``) as ``FileLinkCollectionRepresenter``.
-    """
+async def list_revisions(request: web.Request) -> web.Response:
+    """``RevisionsByWorkPackageAPI``: needs ``view_changesets`` (403 without it); a plain
+    Collection of the repository revisions that mention the work package. The fake has no
+    repositories, so the collection is always empty."""
     ctx = ctx_of(request)
-    wp = visible_wp(ctx, int_param(request))
-    tail = request.path.rsplit("/", 1)[-1]
-    href = f"{ctx.api}/work_packages/{wp.id}/{tail}"
-    if tail == "file_links":
-        return hal(paged_collection(request, [], lambda item: item, href, {}))
-    return hal(r.collection([], href))
+    wp = permitted_wp(
+        ctx, int_param(request), VIEW_CHANGESETS, "view the revisions of this work package"
+    )
+    return hal(r.collection([], f"{ctx.api}/work_packages/{wp.id}/revisions"))
