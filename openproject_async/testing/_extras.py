@@ -12,7 +12,6 @@ from ._data import (
     DELETE_WATCHERS,
     MANAGE_RELATIONS,
     RELATION_TYPES,
-    VIEW_CHANGESETS,
     VIEW_WATCHERS,
     Relation,
     WorkPackage,
@@ -358,11 +357,10 @@ async def relation_candidates(request: web.Request) -> web.Response:
 
 
 async def list_revisions(request: web.Request) -> web.Response:
-    """``RevisionsByWorkPackageAPI``: needs ``view_changesets`` (403 without it); a plain
-    Collection of the repository revisions that mention the work package. The fake has no
-    repositories, so the collection is always empty."""
+    """``RevisionsByWorkPackageAPI``: a plain Collection of the repository revisions that
+    mention the work package, only those of projects where the user has
+    ``view_changesets`` (none otherwise: an empty collection, not an error). The fake has
+    no repositories, so the collection is always empty."""
     ctx = ctx_of(request)
-    wp = permitted_wp(
-        ctx, int_param(request), VIEW_CHANGESETS, "view the revisions of this work package"
-    )
+    wp = visible_wp(ctx, int_param(request))
     return hal(r.collection([], f"{ctx.api}/work_packages/{wp.id}/revisions"))
