@@ -473,3 +473,211 @@ async def test_available_assignees_and_responsibles(fake: FakeOpenProject) -> No
         assert ids(responsibles) == [2, 4]
         assert responsibles.link("self").href == (
             f"{PROJECTS}/1/available_responsibles?offset=1&pageSize=20")
+
+
+# ---------------------------------------------------------------------------------------------
+# Work packages: every endpoint of the chapter, through links
+
+
+async def test_work_packages_chapter_walk(fake: FakeOpenProject, op: OpenProject) -> None:
+    project = await op.get(f"{PROJECTS}/2")
+    # GET /projects/{id}/work_packages
+    in_project = await project.follow("workPackages")
+    assert (in_project.resource_type, in_project.total) == ("WorkPackageCollection", 7)
+    # POST /projects/{id}/work_packages/form, then its commit
+    task = await op.get(f"{API}/types/1")
+    form = await project.createWorkPackage(subject="Walk the chapter", type=task)
+    assert form.is_valid
+    created = await form.commit()
+    assert (created.get("id"), created.link("project").href) == (41, f"{PROJECTS}/2")
+    # POST /projects/{id}/work_packages
+    direct = await project.createWorkPackageImmediately(subject="Directly", type=task)
+    assert (direct.get("id"), direct.get("subject")) == (42, "Directly")
+    # GET /work_packages, POST /work_packages/form and POST /work_packages
+    everything = await (await op.root()).follow("workPackages")
+    assert everything.total == 30  # the open ones
+    form = await everything.createWorkPackage(subject="From the collection", project=project,
+                                              type=task)
+    from_collection = await form.commit()
+    assert from_collection.get("id") == 43
+    # GET /work_packages/schemas and /work_packages/schemas/{id}
+    schemas = await everything.follow("schemas")
+    assert [s.href for s in schemas.elements][:2] == [
+        f"{API}/work_packages/schemas/1-2", f"{API}/work_packages/schemas/1-3"]
+    assert created.link("schema").href == f"{API}/work_packages/schemas/2-1"
+    schema = await created.follow("schema")  # the session cached it from the form
+    assert (schema.resource_type, schema["customField1"].name) == ("Schema", "Story points")
+    # GET /work_packages/{id}, POST /work_packages/{id}/form, PATCH /work_packages/{id}
+    wp = await created.refresh()
+    update = await wp.update(subject="Walked")
+    assert update.link("commit").href == f"{API}/work_packages/41"
+    walked = await update.commit()
+    assert (walked.get("subject"), walked.get("lockVersion")) == ("Walked", 1)
+    patched = await walked.updateImmediately(lockVersion=1, subject="Patched")
+    assert (patched.get("subject"), patched.get("lockVersion")) == ("Patched", 2)
+    # available_projects: the update form's project field
+    projects = await update.schema["project"].allowed_values()
+    assert [p.get("id") for p in projects] == [1, 2, 3]
+    # available_assignees of a work package
+    assignees = await update.schema["assignee"].allowed_values()
+    assert [u.get("id") for u in assignees] == [2, 4]
+    # activities: GET and POST
+    comment = await patched.addComment(comment="Halfway through.")
+    assert (comment.resource_type, comment.get("comment")["raw"]) == (
+        "Activity::Comment", "Halfway through.")
+    activities = await patched.follow("activities")
+    assert [a.get("version") for a in activities.elements] == [1, 2, 3, 4]
+    # relations: candidates, POST, GET
+    candidates = await patched.follow("availableRelationCandidates", query="Directly")
+    assert ids(candidates) == [42]
+    relation = await patched.addRelation(type="follows", to=candidates.elements[0])
+    assert (relation.get("type"), relation.link("to").href) == (
+        "follows", f"{API}/work_packages/42")
+    patched = await patched.refresh()  # relations are embedded: read them anew
+    assert ids(await patched.follow("relations")) == [relation.get("id")]
+    # watchers: candidates, POST, GET, DELETE
+    watchable = await patched.follow("availableWatchers")
+    assert ids(watchable) == [2, 4]  # the author watches already
+    await patched.addWatcher(user=watchable.elements[1])
+    watchers = await patched.follow("watchers")
+    assert ids(watchers) == [1, 4]
+    await patched.removeWatcher(user_id=4)
+    assert ids(await patched.follow("watchers")) == [1]
+    # file links: GET and POST (addFileLink), revisions
+    assert ids(await patched.follow("fileLinks")) == []
+    added = await patched.addFileLink(json=file_links(("5503", "logo.png")))
+    assert ids(added) == [1]
+    assert ids(await (await patched.refresh()).follow("fileLinks")) == [1]
+    revisions = await patched.follow("revisions")
+    assert revisions.data == {
+        "_type": "Collection", "total": 0, "count": 0, "_embedded": {"elements": []},
+        "_links": {"self": {"href": f"{API}/work_packages/41/revisions"}},
+    }
+    # DELETE /work_packages/{id}
+    current = await patched.refresh()
+    assert await current.delete() is None
+    with pytest.raises(NotFound):
+        await current.refresh()
+    assert fake.store.file_links == {}  # its file links went with it
+
+
+def file_links(*files: tuple[str, str], storage: str = f"{API}/storages/1") -> dict[str, Any]:
+    """A create body: a Collection of file links (originData + storage link)."""
+    return {
+        "_type": "Collection",
+        "_embedded": {
+            "elements": [
+                {
+                    "originData": {
+                        "id": origin_id,
+                        "name": name,
+                        "mimeType": "image/png",
+                        "size": 16042,
+                        "createdAt": "2025-01-05T09:42:10Z",
+                        "lastModifiedAt": "2025-01-06T14:00:13Z",
+                        "createdByName": "Dana Developer",
+                        "lastModifiedByName": "Mia Member",
+                    },
+                    "_links": {"storage": {"href": storage}},
+                }
+                for origin_id, name in files
+            ]
+        },
+    }
+
+
+async def test_file_links_are_created_once_and_read_back(
+    fake: FakeOpenProject, op: OpenProject
+) -> None:
+    wp = await op.get(f"{API}/work_packages/1")
+    assert (wp.link("addFileLink").href, wp.link("addFileLink").method) == (
+        f"{API}/work_packages/1/file_links", "POST")
+    created = await wp.addFileLink(json=file_links(("5503", "logo.png"), ("7", "plan.pdf")))
+    assert ids(created) == [1, 2]
+    assert [r.status for r in fake.requests if r.method == "POST"] == [201]
+    again = await wp.addFileLink(json=file_links(("5503", "renamed.png")))
+    assert ids(again) == [1]  # the existing link, not a copy, not updated
+    assert again.elements[0].get("originData")["name"] == "logo.png"
+    wp = await wp.refresh()  # a work package embeds its file links: read them anew
+    assert wp.embedded["fileLinks"]["total"] == 2
+    link = (await wp.follow("fileLinks")).elements[0]
+    assert link.data | {"createdAt": None, "updatedAt": None} == {
+        "_type": "FileLink",
+        "id": 1,
+        "createdAt": None,
+        "updatedAt": None,
+        "originData": {
+            "id": "5503",
+            "name": "logo.png",
+            "mimeType": "image/png",
+            "createdAt": "2025-01-05T09:42:10Z",
+            "lastModifiedAt": "2025-01-06T14:00:13Z",
+            "createdByName": "Dana Developer",
+            "lastModifiedByName": "Mia Member",
+        },
+        "_links": {
+            "self": {"href": f"{API}/file_links/1", "title": "logo.png"},
+            "delete": {"href": f"{API}/file_links/1", "method": "delete"},
+            "creator": {"href": f"{API}/users/1", "title": "OpenProject Admin"},
+            "status": {"href": "urn:openproject-org:api:v3:file-links:permission:ViewAllowed",
+                       "title": "View allowed"},
+            "originOpen": {"href": "https://nextcloud.example.net/index.php/f/5503?openfile=1"},
+            "staticOriginOpen": {"href": f"{API}/file_links/1/open"},
+            "originOpenLocation": {
+                "href": "https://nextcloud.example.net/index.php/f/5503?openfile=0"},
+            "staticOriginOpenLocation": {"href": f"{API}/file_links/1/open?location=true"},
+            "staticOriginDownload": {"href": f"{API}/file_links/1/download"},
+            "storage": {"href": f"{API}/storages/1", "title": "Team files"},
+            "container": {"href": f"{API}/work_packages/1", "title": wp.get("subject")},
+        },
+    }
+    storage = await link.follow("storage")
+    assert (storage.resource_type, storage.get("name"), storage.link("origin").href) == (
+        "Storage", "Team files", "https://nextcloud.example.net")
+    assert (await link.follow("container")).get("id") == 1
+    assert await link.delete() is None
+    assert ids(await (await wp.refresh()).follow("fileLinks")) == [2]
+
+
+async def test_file_link_errors_create_nothing(fake: FakeOpenProject, op: OpenProject) -> None:
+    wp = await op.get(f"{API}/work_packages/1")
+    unknown_storage = file_links(("1", "ok.png"), ("2", "x"), storage=f"{API}/storages/9")
+    with pytest.raises(PropertyConstraintViolation) as caught:
+        await wp.addFileLink(json=unknown_storage)
+    assert (caught.value.status, caught.value.attribute, caught.value.message) == (
+        422, "storage", "Storage does not exist.")
+    with pytest.raises(MultipleErrors) as many:
+        await wp.addFileLink(json={"_embedded": {"elements": [{"originData": {}}]}})
+    assert [e.attribute for e in many.value.errors] == ["originId", "originName", "storage"]
+    too_many = file_links(*((str(i), f"{i}.png") for i in range(21)))
+    with pytest.raises(PropertyConstraintViolation) as caught:
+        await wp.addFileLink(json=too_many)
+    assert caught.value.message == "At most 20 file links can be created at once."
+    assert fake.store.file_links == {}
+    # secret has no storage: its work packages take no file links
+    secret_wp = await op.get(f"{API}/work_packages/31")
+    with pytest.raises(PropertyConstraintViolation):
+        await secret_wp.addFileLink(json=file_links(("1", "a.png")))
+
+
+async def test_file_links_need_their_permissions(fake: FakeOpenProject, op: OpenProject) -> None:
+    wp = await op.get(f"{API}/work_packages/1")
+    await wp.addFileLink(json=file_links(("5503", "logo.png")))
+    async with session_for(fake, "reader") as reader:
+        seen = await reader.get(f"{API}/work_packages/1")
+        assert (seen.can("fileLinks"), seen.can("addFileLink"), seen.can("revisions")) == (
+            True, False, False)
+        links = await seen.follow("fileLinks")
+        assert ids(links) == [1]
+        assert not links.elements[0].can("delete")
+        with pytest.raises(MissingPermission):
+            await reader.request("POST", f"{API}/work_packages/1/file_links",
+                                 json=file_links(("9", "x.png")))
+        with pytest.raises(MissingPermission):
+            await reader.request("DELETE", f"{API}/file_links/1")
+        revisions = await reader.get(f"{API}/work_packages/1/revisions")
+        assert (revisions.total, revisions.link("self").href) == (
+            0, f"{API}/work_packages/1/revisions")
+    async with session_for(fake, "member") as member:
+        with pytest.raises(NotFound):  # a work package of secret: invisible
+            await member.get(f"{API}/work_packages/31/file_links")

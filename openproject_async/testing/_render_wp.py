@@ -287,7 +287,6 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
                 [attachment(ctx, a) for a in store.attachments.values() if a.container_id == wid],
                 base + "/attachments",
             ),
-            "fileLinks": collection([], base + "/file_links"),
             "relations": collection(
                 [relation(ctx, r) for r in relations_of(store, wid)], base + "/relations"
             ),
@@ -297,6 +296,12 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
             "status": status(ctx, st),
             "author": user(ctx, store.users[wp.author_id]),
         }
+        if VIEW_FILE_LINKS in perms:
+            from ._storages import file_link, visible_file_links  # (imports this module)
+
+            embedded["fileLinks"] = collection(
+                [file_link(ctx, f) for f in visible_file_links(ctx, wp)], base + "/file_links"
+            )
         for key, uid in (("responsible", wp.responsible_id), ("assignee", wp.assignee_id)):
             if uid is not None and uid in store.users:
                 embedded[key] = user(ctx, store.users[uid])

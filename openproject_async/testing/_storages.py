@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ._data import EPOCH, MANAGE_FILE_LINKS, VIEW_FILE_LINKS, utcnow
+from ._data import EPOCH, MANAGE_FILE_LINKS, VIEW_FILE_LINKS, WorkPackage, utcnow
 from ._errors import ApiError, constraint, invalid_body, missing_permission, validation_failed
 from ._http import by_id, ctx_of, hal, int_param, required_json_body
 from ._query import paged_collection
@@ -103,21 +103,22 @@ def file_link(ctx: Ctx, f: FileLink) -> JsonDict:
     }
 
 
-def _visible_links(ctx: Ctx, wp_id: int, project_id: int) -> list[FileLink]:
-    if not ctx.can(VIEW_FILE_LINKS, project_id):
+def visible_file_links(ctx: Ctx, wp: WorkPackage) -> list[FileLink]:
+    """The file links of ``wp`` in storages of its project ([] without ``view_file_links``)."""
+    if not ctx.can(VIEW_FILE_LINKS, wp.project_id):
         return []
-    enabled = set(ctx.store.projects[project_id].storage_ids)
+    enabled = set(ctx.store.projects[wp.project_id].storage_ids)
     return [
         f
         for f in ctx.store.file_links.values()
-        if f.container_id == wp_id and f.storage_id in enabled
+        if f.container_id == wp.id and f.storage_id in enabled
     ]
 
 
 async def list_file_links(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
-    items = _visible_links(ctx, wp.id, wp.project_id)
+    items = visible_file_links(ctx, wp)
     href = f"{ctx.api}/work_packages/{wp.id}/file_links"
     return hal(paged_collection(request, items, lambda f: file_link(ctx, f), href, {}))
 
