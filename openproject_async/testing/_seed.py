@@ -65,13 +65,13 @@ from ._data import (
     Project,
     Role,
     Status,
+    Storage,
     Store,
     Type,
     User,
     Version,
     WorkPackage,
 )
-from ._storages import Storage
 
 # ---------------------------------------------------------------------------------------------
 # Seed data

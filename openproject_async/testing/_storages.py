@@ -10,12 +10,9 @@ list is empty, as on the real server), creating and deleting ``manage_file_links
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from aiohttp import web
 
-from ._data import EPOCH, MANAGE_FILE_LINKS, VIEW_FILE_LINKS, WorkPackage, utcnow
+from ._data import MANAGE_FILE_LINKS, VIEW_FILE_LINKS, FileLink, Storage, WorkPackage, utcnow
 from ._errors import ApiError, constraint, invalid_body, missing_permission, validation_failed
 from ._http import by_id, ctx_of, hal, int_param, required_json_body
 from ._query import paged_collection
@@ -26,30 +23,6 @@ from ._writes import parse_href
 MAX_FILE_LINKS_PER_REQUEST = 20
 STORAGE_TYPE_NEXTCLOUD = "urn:openproject-org:api:v3:storages:Nextcloud"
 VIEW_ALLOWED = "urn:openproject-org:api:v3:file-links:permission:ViewAllowed"
-
-
-@dataclass(slots=True)
-class Storage:
-    id: int
-    name: str
-    host: str
-    created_at: datetime = EPOCH
-
-
-@dataclass(slots=True)
-class FileLink:
-    id: int
-    storage_id: int
-    container_id: int  # a work package id
-    creator_id: int
-    origin_id: str
-    origin_name: str
-    origin_mime_type: str | None
-    origin_created_by_name: str | None
-    origin_last_modified_by_name: str | None
-    origin_created_at: str | None
-    origin_updated_at: str | None
-    created_at: datetime
 
 
 def storage(ctx: Ctx, s: Storage) -> JsonDict:
@@ -151,9 +124,7 @@ def _parse_element(ctx: Ctx, index: int, element: object, project_id: int) -> tu
                 storage_id = int(parsed[1])
         elif isinstance(url_link, dict) and isinstance(url_link.get("href"), str):
             host = url_link["href"].rstrip("/")
-            storage_id = next(
-                (s.id for s in ctx.store.storages.values() if s.host == host), None
-            )
+            storage_id = next((s.id for s in ctx.store.storages.values() if s.host == host), None)
     if storage_id is None or storage_id not in ctx.store.projects[project_id].storage_ids:
         errors.append(constraint("storage", "Storage does not exist."))
     if errors:
