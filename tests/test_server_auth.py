@@ -340,3 +340,9 @@ async def test_wrong_method_on_known_path(
     })
     assert headers["Content-Type"] == "application/hal+json; charset=utf-8"
     assert "Allow" not in headers
+
+
+async def test_head_on_a_get_route(openproject_server: FakeOpenProject) -> None:
+    status, headers, body = await fetch(openproject_server, "HEAD", "/api/v3/statuses/1")
+    assert (status, body, headers["Content-Type"]) == (
+        200, "", "application/hal+json; charset=utf-8")

@@ -256,7 +256,13 @@ def build_app(state: ServerState) -> web.Application:
     )
     app[STATE] = state
     api = state.api
-    route = app.router.add_route
+
+    def route(method: str, path: str, handler: Handler) -> None:
+        if method == "GET":  # Grape answers HEAD for every GET route
+            app.router.add_get(path, handler, allow_head=True)
+        else:
+            app.router.add_route(method, path, handler)
+
 
     route("POST", f"{state.root}/oauth/token", oauth_token)
     route("GET", api, res.root)

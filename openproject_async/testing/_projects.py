@@ -6,9 +6,10 @@ project statuses, and the principals a project offers (assignees, responsibles).
 * ``GET /api/v3/projects/schema``, ``POST /api/v3/projects/form`` and ``POST
   /api/v3/projects`` (201; creating needs the global ``add_project``: admins here),
   ``POST /api/v3/projects/{id}/form`` and ``PATCH /api/v3/projects/{id}`` (``edit_project``),
-  ``DELETE /api/v3/projects/{id}`` (admins; 204 -- the real server hands the deletion to a
-  background job and answers at once; here the project and its subprojects, work packages,
-  categories and versions are gone when the answer arrives).
+  ``DELETE /api/v3/projects/{id}`` (admins; 204 -- ``Projects::ScheduleDeletionService``
+  archives the project, queues ``DeleteProjectJob`` and answers at once; here the job has
+  run when the answer arrives: the project and its subprojects, work packages, categories
+  and versions are gone).
 * ``GET /api/v3/project_statuses/{code}`` -- 404 for an unknown code.
 * ``available_assignees`` needs ``add_work_packages`` in the project (403 without it);
   ``available_responsibles`` only ``view_work_packages``. Both list the same principals:
