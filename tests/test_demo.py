@@ -34,6 +34,9 @@ STEPS = [
     "Add a watcher",
     "Add a comment",
     "Delete it",
+    "View the work package's project",
+    "Update the project through its form",
+    "Read the project's status",
 ]
 
 
@@ -66,7 +69,7 @@ def test_demo_on_the_built_in_server(capsys: pytest.CaptureFixture[str]) -> None
     out, err = capsys.readouterr()
     assert err == ""
     assert step_titles(out) == STEPS
-    assert out.splitlines()[-1].startswith("ok: all 12 steps did what the usage guide says (")
+    assert out.splitlines()[-1].startswith("ok: all 15 steps did what the usage guide says (")
     assert "-> 401 Unauthenticated: " in out
     assert re.search(r"^      subject +Subject can't be blank\.$", out, re.MULTILINE)
     assert re.search(r"^      project +Project can't be blank\.$", out, re.MULTILINE)
@@ -75,6 +78,19 @@ def test_demo_on_the_built_in_server(capsys: pytest.CaptureFixture[str]) -> None
     assert "update with the stale lockVersion 0 -> 409 UpdateConflict: " in out
     assert re.search(r"-> 404 NotFound$", out, re.MULTILINE)
     assert "{" not in out.split("Fill the form")[0].split("validation errors:")[1]  # no dumps
+    project_part = out.split("13. View the work package's project\n")[1].splitlines()
+    token = re.search(r"openproject-async demo ([0-9a-f]{8})", out)
+    assert token is not None
+    assert project_part[:7] == [
+        "    GET /api/v3/projects/1 -> Demo project (demo), status On track",
+        "    it offers: update, updateImmediately, delete",
+        "14. Update the project through its form",
+        "    POST /api/v3/projects/1/form {status: At risk, statusExplanation} -> a valid form",
+        "    PATCH /api/v3/projects/1 -> status At risk: "
+        f'"Set by the openproject-async demo {token.group(1)}"',
+        "15. Read the project's status",
+        "    GET /api/v3/project_statuses/at_risk -> ProjectStatus 'at_risk': At risk",
+    ]
 
 
 def test_demo_verbose_dumps_documents(capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,6 +124,13 @@ async def test_demo_against_a_server_leaves_nothing_behind(
     assert server.store.notifications_sent == 0
     # against someone's real server the watcher is the user itself, nobody else
     assert "(yourself) watches" in out
+    # ... and the project's update form is opened, never committed
+    assert "    not committed (PATCH /api/v3/projects/2): your project stays as it is\n" in out
+    assert {r.method for r in server.requests if r.path == f"{API}/projects/2"} == {"GET"}
+    scrum = server.store.projects[2]
+    assert (scrum.status_code, scrum.status_explanation) == (
+        "at_risk", "The sprint is behind schedule.")
+    assert "    GET /api/v3/project_statuses/at_risk -> ProjectStatus 'at_risk': At risk\n" in out
 
 
 async def test_a_failing_step_is_named_and_the_work_package_deleted(
@@ -141,7 +164,7 @@ async def test_a_check_that_fails_is_named_and_cleanup_reports_what_stays(
     )
     out, err = capsys.readouterr()
     assert code == 1
-    assert step_titles(out) == STEPS
+    assert step_titles(out) == STEPS[:12]
     [wp_id] = demo_work_packages(server)
     failure, cleanup = err.splitlines()
     assert failure == (
@@ -209,7 +232,7 @@ def test_console_script_runs_the_demo() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "ok: all 12 steps did what the usage guide says" in result.stdout
+    assert "ok: all 15 steps did what the usage guide says" in result.stdout
 
 
 async def test_serve_prints_url_and_key_and_stops_on_sigint() -> None:

@@ -317,8 +317,32 @@ async def test_reader_may_not_open_forms(openproject_server: FakeOpenProject) ->
     assert status == 403
 
 
-async def test_wrong_method_on_known_path(openproject_server: FakeOpenProject) -> None:
-    status, headers, body = await fetch(openproject_server, "PUT", "/api/v3/statuses/1",
-                                        json={})
-    assert (status, body) == (405, "405 Not Allowed")
-    assert headers["Allow"] == "GET"
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/v3/statuses/1"),
+        ("DELETE", "/api/v3/statuses"),
+        ("POST", "/api/v3/projects/1"),
+        ("PUT", "/api/v3/work_packages/1"),
+        ("PATCH", "/api/v3/work_packages/1/file_links"),
+        ("POST", "/api/v3/project_statuses/on_track"),
+    ],
+)
+async def test_wrong_method_on_known_path(
+    openproject_server: FakeOpenProject, method: str, path: str
+) -> None:
+    # API::V3::Root's catch-all ``route :any, "*path"`` raises NotFound before Grape's 405
+    status, headers, body = await fetch(openproject_server, method, path, json={})
+    assert (status, body) == (404, {
+        "_type": "Error",
+        "errorIdentifier": "urn:openproject-org:api:v3:errors:NotFound",
+        "message": "The requested resource could not be found.",
+    })
+    assert headers["Content-Type"] == "application/hal+json; charset=utf-8"
+    assert "Allow" not in headers
+
+
+async def test_head_on_a_get_route(openproject_server: FakeOpenProject) -> None:
+    status, headers, body = await fetch(openproject_server, "HEAD", "/api/v3/statuses/1")
+    assert (status, body, headers["Content-Type"]) == (
+        200, "", "application/hal+json; charset=utf-8")

@@ -55,18 +55,25 @@ async def test_root_has_only_the_real_links(openproject_server: FakeOpenProject)
 
 
 async def test_project_links(openproject_server: FakeOpenProject) -> None:
-    """``ProjectRepresenter``: no ``availableAssignees`` link; ``status`` is a null link
-    when the project has no status."""
+    """``ProjectRepresenter``: no ``availableAssignees`` link; ``status`` links the project
+    status (a null link when the project has none); ``parent``/``ancestors`` the tree."""
     _, project = await call(openproject_server, "GET", f"{API}/projects/1")
     links = project["_links"]
     assert set(links) == {
         "self", "createWorkPackage", "createWorkPackageImmediately", "workPackages",
-        "categories", "versions", "types", "memberships", "parent", "ancestors", "status",
-        "update", "updateImmediately", "delete",
+        "categories", "versions", "types", "memberships", "schema", "parent", "ancestors",
+        "status", "update", "updateImmediately", "delete",
     }
-    assert links["status"] == {"href": None}
+    assert links["status"] == {"href": f"{API}/project_statuses/on_track", "title": "On track"}
     assert links["parent"] == {"href": None}
     assert links["ancestors"] == []
+    openproject_server.store.projects[1].status_code = None
+    _, project = await call(openproject_server, "GET", f"{API}/projects/1")
+    assert project["_links"]["status"] == {"href": None}
+    _, secret = await call(openproject_server, "GET", f"{API}/projects/3", login="dana")
+    assert secret["_links"]["parent"] == {"href": f"{API}/projects/2", "title": "Scrum project"}
+    assert secret["_links"]["ancestors"] == [{"href": f"{API}/projects/2",
+                                              "title": "Scrum project"}]
 
 
 async def test_project_collection_representations(openproject_server: FakeOpenProject) -> None:

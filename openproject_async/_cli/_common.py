@@ -30,6 +30,10 @@ class CliError(Exception):
         self.code = code
 
 
+class StepFailed(Exception):
+    """A demo step did not do what the usage guide says (the message says what happened)."""
+
+
 @dataclass(frozen=True)
 class Config:
     """Where the server is and how to authenticate (flags win over the environment)."""

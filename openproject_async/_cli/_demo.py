@@ -3,7 +3,7 @@
 Without ``--url`` (or ``OPENPROJECT_URL``) the demo starts the in-process fake server on a
 free loopback port and stops it at the end. Against a real server it creates one work
 package (notifications off), and deletes it again — also when a step fails or the demo
-is interrupted.
+is interrupted; it opens the project's update form but does not commit it.
 """
 
 from __future__ import annotations
@@ -25,15 +25,20 @@ from ..errors import (
     Unauthenticated,
     UpdateConflict,
 )
-from ._common import Config, describe, json_text, link_text, one_line, write_line
+from ._common import (
+    Config,
+    StepFailed,
+    describe,
+    json_text,
+    link_text,
+    one_line,
+    write_line,
+)
+from ._demo_project import ProjectSteps
 
 API = "/api/v3"
 _CUSTOM_KEY = re.compile(r"^customField\d+$")
 _TEXT_TYPES = ("String", "Text", "Formattable")
-
-
-class StepFailed(Exception):
-    """A step did not do what the usage guide says (the message says what happened)."""
 
 
 def _rank(field: Field) -> int:
@@ -111,7 +116,7 @@ def _text(value: Any) -> str:
     return link_text(value) if isinstance(value, Link) else str(value)
 
 
-class Demo:
+class Demo(ProjectSteps):
     """The walk; ``run()`` returns the exit code."""
 
     def __init__(
@@ -171,6 +176,7 @@ class Demo:
             ("watcher", "Add a watcher", self.add_watcher),
             ("comment", "Add a comment", self.add_comment),
             ("delete", "Delete it", self.delete),
+            *self.project_steps(),
         ]
 
     def _auth_kind(self) -> str:
@@ -431,6 +437,8 @@ class Demo:
         if not isinstance(wp, Resource) or wp.resource_type != "WorkPackage":
             raise StepFailed(f"the commit answered a {getattr(wp, 'resource_type', wp)}")
         self.wp = wp
+        project_link = wp.links.get("project")
+        self.project_href = project_link.href if isinstance(project_link, Link) else None
         if wp.get("subject") != self.subject:
             raise StepFailed(f"the new work package's subject is {wp.get('subject')!r}")
         for rel in ("project", "type"):

@@ -15,7 +15,9 @@ from multidict import CIMultiDict
 from . import _attachments as att
 from . import _extras as x
 from . import _memberships as mem
+from . import _projects as prj
 from . import _resources as res
+from . import _storages as sto
 from . import _workpackages as wps
 from ._auth import authenticate, oauth_token
 from ._errors import ApiError, PlainTextError, error_body
@@ -186,14 +188,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.Response(text=exc.text, status=exc.status, content_type="text/plain")
     except web.HTTPNotFound:
         return _not_found(request)
-    except web.HTTPMethodNotAllowed as exc:
-        # Grape answers a known path with the wrong method like this (not a HAL error)
-        return web.Response(
-            text="405 Not Allowed",
-            status=405,
-            content_type="text/plain",
-            headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
-        )
+    except web.HTTPMethodNotAllowed:
+        # API::V3::Root ends with ``route :any, "*path" { raise API::Errors::NotFound }``:
+        # Grape tries that catch-all before its own 405, so a known path with a method it
+        # does not serve answers the same HAL 404 as an unknown path
+        return _not_found(request)
     except web.HTTPException:
         raise
     except Exception:
@@ -257,7 +256,13 @@ def build_app(state: ServerState) -> web.Application:
     )
     app[STATE] = state
     api = state.api
-    route = app.router.add_route
+
+    def route(method: str, path: str, handler: Handler) -> None:
+        if method == "GET":  # Grape answers HEAD for every GET route
+            app.router.add_get(path, handler, allow_head=True)
+        else:
+            app.router.add_route(method, path, handler)
+
 
     route("POST", f"{state.root}/oauth/token", oauth_token)
     route("GET", api, res.root)
@@ -282,15 +287,24 @@ def build_app(state: ServerState) -> web.Application:
     route("POST", f"{api}/custom_actions/{{id}}/execute", res.execute_custom_action)
     route("POST", f"{api}/render/markdown", res.render_markdown)
 
+    route("GET", f"{api}/projects", prj.list_projects)
+    route("POST", f"{api}/projects", prj.create_project)
+    route("POST", f"{api}/projects/form", prj.create_form)
+    route("GET", f"{api}/projects/schema", prj.project_schema)
+    route("GET", f"{api}/projects/available_parent_projects", prj.available_parent_projects)
+    route("GET", f"{api}/project_statuses/{{code}}", prj.get_project_status)
     for scope in ("projects", "workspaces"):
         p = f"{api}/{scope}/{{project}}"
         if scope == "projects":
-            route("GET", f"{api}/projects", res.list_projects)
-            route("GET", p, res.get_project)
+            route("GET", p, prj.get_project)
+            route("PATCH", p, prj.patch_project)
+            route("DELETE", p, prj.delete_project)
+            route("POST", f"{p}/form", prj.update_form)
             route("GET", f"{p}/categories", res.project_categories)
             route("GET", f"{p}/versions", res.project_versions)
             route("GET", f"{p}/types", res.list_types)
-            route("GET", f"{p}/available_assignees", res.available_assignees)
+            route("GET", f"{p}/available_assignees", prj.available_assignees)
+            route("GET", f"{p}/available_responsibles", prj.available_responsibles)
         route("GET", f"{p}/work_packages", wps.list_work_packages)
         route("POST", f"{p}/work_packages", wps.create_work_package)
         route("POST", f"{p}/work_packages/form", wps.create_form)
@@ -307,7 +321,7 @@ def build_app(state: ServerState) -> web.Application:
     route("DELETE", f"{w}/{{id}}", wps.delete_work_package)
     route("POST", f"{w}/{{id}}/form", wps.update_form)
     route("GET", f"{w}/{{id}}/available_projects", res.available_projects)
-    route("GET", f"{w}/{{id}}/available_assignees", res.available_assignees)
+    route("GET", f"{w}/{{id}}/available_assignees", prj.available_assignees)
     route("GET", f"{w}/{{id}}/available_watchers", x.available_watchers)
     route("GET", f"{w}/{{id}}/available_relation_candidates", x.relation_candidates)
     route("GET", f"{w}/{{id}}/watchers", x.list_watchers)
@@ -319,8 +333,12 @@ def build_app(state: ServerState) -> web.Application:
     route("POST", f"{w}/{{id}}/relations", x.create_relation)
     route("GET", f"{w}/{{id}}/attachments", att.list_wp_attachments)
     route("POST", f"{w}/{{id}}/attachments", att.add_wp_attachment)
-    route("GET", f"{w}/{{id}}/revisions", x.empty_wp_collection)
-    route("GET", f"{w}/{{id}}/file_links", x.empty_wp_collection)
+    route("GET", f"{w}/{{id}}/revisions", x.list_revisions)
+    route("GET", f"{w}/{{id}}/file_links", sto.list_file_links)
+    route("POST", f"{w}/{{id}}/file_links", sto.create_file_links)
+    route("GET", f"{api}/file_links/{{id}}", sto.get_file_link)
+    route("DELETE", f"{api}/file_links/{{id}}", sto.delete_file_link)
+    route("GET", f"{api}/storages/{{id}}", sto.get_storage)
 
     route("GET", f"{api}/memberships", mem.list_memberships)
     route("GET", f"{api}/memberships/{{id}}", mem.get_membership)

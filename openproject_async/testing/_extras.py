@@ -356,16 +356,11 @@ async def relation_candidates(request: web.Request) -> web.Response:
     return hal(doc)
 
 
-async def empty_wp_collection(request: web.Request) -> web.Response:
-    """``revisions`` and ``file_links``: always empty here (no repositories, no storages).
-
-    Revisions are a plain Collection; file links an offset-paginated one (``pageSize``,
-    ``offset``, ``jumpTo``, ``changeSize``) as ``FileLinkCollectionRepresenter``.
-    """
+async def list_revisions(request: web.Request) -> web.Response:
+    """``RevisionsByWorkPackageAPI``: a plain Collection of the repository revisions that
+    mention the work package, only those of projects where the user has
+    ``view_changesets`` (none otherwise: an empty collection, not an error). The fake has
+    no repositories, so the collection is always empty."""
     ctx = ctx_of(request)
     wp = visible_wp(ctx, int_param(request))
-    tail = request.path.rsplit("/", 1)[-1]
-    href = f"{ctx.api}/work_packages/{wp.id}/{tail}"
-    if tail == "file_links":
-        return hal(paged_collection(request, [], lambda item: item, href, {}))
-    return hal(r.collection([], href))
+    return hal(r.collection([], f"{ctx.api}/work_packages/{wp.id}/revisions"))

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from ._data import (
     ADD_WP,
+    EDIT_PROJECT,
+    PROJECT_STATUSES,
     VIEW_WP,
     Category,
     CustomAction,
@@ -235,6 +237,53 @@ def user_link(ctx: Ctx, user_id: int | None) -> JsonDict:
     return link(f"{ctx.api}/users/{u.id}", u.name)
 
 
+UNDISCLOSED = "urn:openproject-org:api:v3:undisclosed"
+
+
+def project_status_link(ctx: Ctx, code: str | None) -> JsonDict:
+    if code is None or code not in PROJECT_STATUSES:
+        return NULL_LINK
+    return link(f"{ctx.api}/project_statuses/{code}", PROJECT_STATUSES[code])
+
+
+def project_status(ctx: Ctx, code: str) -> JsonDict:
+    """``ProjectStatus``: the id is the code (``on_track``), the name its translation."""
+    return {
+        "_type": "ProjectStatus",
+        "id": code,
+        "name": PROJECT_STATUSES[code],
+        "_links": {"self": project_status_link(ctx, code)},
+    }
+
+
+def project_ancestors(store: Store, p: Project) -> list[Project]:
+    """The parent chain of ``p``, root first (stops at a missing parent or a cycle)."""
+    chain: list[Project] = []
+    seen = {p.id}
+    parent_id = p.parent_id
+    while parent_id is not None and parent_id not in seen and parent_id in store.projects:
+        parent = store.projects[parent_id]
+        chain.append(parent)
+        seen.add(parent_id)
+        parent_id = parent.parent_id
+    chain.reverse()
+    return chain
+
+
+def project_visible(ctx: Ctx, p: Project) -> bool:
+    return ctx.user.admin or VIEW_WP in ctx.perms(p.id)
+
+
+def project_link(ctx: Ctx, project_id: int | None) -> JsonDict:
+    """A link to a project: ``{"href": null}`` for none, the undisclosed URN if invisible."""
+    if project_id is None or project_id not in ctx.store.projects:
+        return NULL_LINK
+    p = ctx.store.projects[project_id]
+    if not project_visible(ctx, p):
+        return {"href": UNDISCLOSED, "title": None}
+    return link(f"{ctx.api}/projects/{p.id}", p.name)
+
+
 def project(ctx: Ctx, p: Project) -> JsonDict:
     api = ctx.api
     base = f"{api}/projects/{p.id}"
@@ -250,12 +299,18 @@ def project(ctx: Ctx, p: Project) -> JsonDict:
         f"{api}/memberships?"
         + to_query({"filters": f'[{{"project":{{"operator":"=","values":["{p.id}"]}}}}]'})
     )
-    links["parent"] = NULL_LINK
-    links["ancestors"] = []
-    links["status"] = NULL_LINK  # no project status set (``status_code`` nil)
-    if ctx.user.admin:
+    links["schema"] = link(f"{api}/projects/schema")
+    links["parent"] = project_link(ctx, p.parent_id)
+    links["ancestors"] = [
+        link(f"{api}/projects/{a.id}", a.name)
+        for a in project_ancestors(ctx.store, p)
+        if project_visible(ctx, a)
+    ]
+    links["status"] = project_status_link(ctx, p.status_code)
+    if ctx.can(EDIT_PROJECT, p.id):
         links["update"] = {"href": f"{base}/form", "method": "post"}
         links["updateImmediately"] = {"href": base, "method": "patch"}
+    if ctx.user.admin:
         links["delete"] = {"href": base, "method": "delete"}
     return {
         "_type": "Project",
@@ -265,9 +320,9 @@ def project(ctx: Ctx, p: Project) -> JsonDict:
         "active": p.active,
         "public": p.public,
         "description": formattable(p.description),
-        "statusExplanation": formattable(""),
+        "statusExplanation": formattable(p.status_explanation),
         "createdAt": fmt_dt(p.created_at),
-        "updatedAt": fmt_dt(p.created_at),
+        "updatedAt": fmt_dt(p.updated_at),
         "_links": links,
     }
 

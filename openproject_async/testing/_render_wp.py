@@ -15,10 +15,13 @@ from ._data import (
     DELETE_WP,
     EDIT_WP,
     LOG_TIME,
+    MANAGE_FILE_LINKS,
     MANAGE_RELATIONS,
     MANAGE_SUBTASKS,
     MOVE_WP,
     RELATION_TYPES,
+    VIEW_CHANGESETS,
+    VIEW_FILE_LINKS,
     VIEW_TIME,
     VIEW_WATCHERS,
     Activity,
@@ -108,7 +111,10 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
     links: JsonDict = {"attachments": {"href": base + "/attachments"}}
     if can_edit:
         links["addAttachment"] = {"href": base + "/attachments", "method": "post"}
-    links["fileLinks"] = {"href": base + "/file_links"}
+    if VIEW_FILE_LINKS in perms:
+        links["fileLinks"] = {"href": base + "/file_links"}
+    if MANAGE_FILE_LINKS in perms:
+        links["addFileLink"] = {"href": base + "/file_links", "method": "post"}
     links["self"] = {"href": base, "title": subject}
     if can_edit:
         links["update"] = {"href": base + "/form", "method": "post"}
@@ -147,7 +153,8 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
     if ADD_WATCHERS in perms:
         links["availableWatchers"] = {"href": base + "/available_watchers"}
     links["relations"] = {"href": base + "/relations"}
-    links["revisions"] = {"href": base + "/revisions"}
+    if VIEW_CHANGESETS in perms:
+        links["revisions"] = {"href": base + "/revisions"}
     if me in wp.watcher_ids:
         links["unwatch"] = {"href": f"{base}/watchers/{me}", "method": "delete"}
     else:
@@ -280,7 +287,6 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
                 [attachment(ctx, a) for a in store.attachments.values() if a.container_id == wid],
                 base + "/attachments",
             ),
-            "fileLinks": collection([], base + "/file_links"),
             "relations": collection(
                 [relation(ctx, r) for r in relations_of(store, wid)], base + "/relations"
             ),
@@ -290,6 +296,12 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
             "status": status(ctx, st),
             "author": user(ctx, store.users[wp.author_id]),
         }
+        if VIEW_FILE_LINKS in perms:
+            from ._storages import file_link, visible_file_links  # (imports this module)
+
+            embedded["fileLinks"] = collection(
+                [file_link(ctx, f) for f in visible_file_links(ctx, wp)], base + "/file_links"
+            )
         for key, uid in (("responsible", wp.responsible_id), ("assignee", wp.assignee_id)):
             if uid is not None and uid in store.users:
                 embedded[key] = user(ctx, store.users[uid])

@@ -108,16 +108,18 @@ async def my_preferences(request: web.Request) -> web.Response:
 # Paginated lists of simple resources
 
 
-def _paged_list(
+def paged_list(
     request: web.Request,
     items: Sequence[Any],
     render: Callable[[Any], JsonDict],
     base_href: str,
     filters: list[Filter] | None,
     representations: str | None = None,
+    extra_params: dict[str, str] | None = None,
 ) -> web.Response:
-    """A paginated list; ``representations`` names the HTML export path (``projects``)."""
-    params: dict[str, str] = {}
+    """A paginated list; ``representations`` names the HTML export path (``projects``);
+    ``extra_params`` are kept in the links (``sortBy``)."""
+    params: dict[str, str] = dict(extra_params or {})
     if filters is not None:
         params["filters"] = render_filters(filters)
     select = parse_select(request.query.get("select"))
@@ -209,7 +211,7 @@ async def list_users(request: web.Request) -> web.Response:
     filters = parse_filter_list(request.query.get("filters"))
     check = _user_filters(ctx, filters or [])
     users = [u for u in _visible_users(ctx) if check(u)]
-    return _paged_list(request, users, lambda u: r.user(ctx, u), f"{ctx.api}/{path}", filters)
+    return paged_list(request, users, lambda u: r.user(ctx, u), f"{ctx.api}/{path}", filters)
 
 
 async def get_user(request: web.Request) -> web.Response:
@@ -314,41 +316,6 @@ async def execute_custom_action(request: web.Request) -> web.Response:
 # Projects and their sub-resources
 
 
-async def list_projects(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    filters = parse_filter_list(request.query.get("filters"))
-    projects = [p for p in ctx.store.projects.values() if VIEW_WP in ctx.perms(p.id)]
-    for name, op, values in filters or []:
-        if name == "id" and op in ("=", "!"):
-            ids = {int(v) for v in values if v.isdigit()}
-            projects = [p for p in projects if (p.id in ids) == (op == "=")]
-        elif name == "active" and op == "=":
-            wanted = values[:1] == ["t"]
-            projects = [p for p in projects if p.active == wanted]
-        elif name in ("name_and_identifier", "name") and op == "~":
-            needle = (values[0] if values else "").casefold()
-            projects = [
-                p
-                for p in projects
-                if needle in p.name.casefold() or needle in p.identifier.casefold()
-            ]
-        else:
-            raise invalid_query(f"Filters {name} filter does not exist.")
-    return _paged_list(
-        request,
-        projects,
-        lambda p: r.project(ctx, p),
-        f"{ctx.api}/projects",
-        filters,
-        representations="projects",
-    )
-
-
-async def get_project(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    return hal(r.project(ctx, visible_project(ctx, request.match_info["project"])))
-
-
 async def project_categories(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     project = visible_project(ctx, request.match_info["project"])
@@ -365,20 +332,6 @@ async def project_versions(request: web.Request) -> web.Response:
     return collection_response(request, items, f"{ctx.api}/projects/{project.id}/versions")
 
 
-async def available_assignees(request: web.Request) -> web.Response:
-    ctx = ctx_of(request)
-    store = ctx.store
-    if "project" in request.match_info:
-        project = visible_project(ctx, request.match_info["project"])
-        href = f"{ctx.api}/projects/{project.id}/available_assignees"
-    else:
-        wp = visible_wp(ctx, int_param(request))
-        project = store.projects[wp.project_id]
-        href = f"{ctx.api}/work_packages/{wp.id}/available_assignees"
-    users = [store.users[u] for u in store.assignable_user_ids(project.id)]
-    return _paged_list(request, users, lambda u: r.user(ctx, u), href, None)
-
-
 async def available_projects(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     if "id" in request.match_info:
@@ -390,7 +343,7 @@ async def available_projects(request: web.Request) -> web.Response:
     else:
         projects = ctx.store.projects_allowing(ctx.user, ADD_WP)
         href = f"{ctx.api}/work_packages/available_projects"
-    return _paged_list(request, projects, lambda p: r.project(ctx, p), href, None)
+    return paged_list(request, projects, lambda p: r.project(ctx, p), href, None)
 
 
 async def get_category(request: web.Request) -> web.Response:
@@ -418,7 +371,7 @@ async def version_projects(request: web.Request) -> web.Response:
         raise not_found("version")
     projects = [ctx.store.projects[item.project_id]]
     href = f"{ctx.api}/versions/{item.id}/projects"
-    return _paged_list(request, projects, lambda p: r.project(ctx, p), href, None)
+    return paged_list(request, projects, lambda p: r.project(ctx, p), href, None)
 
 
 # ---------------------------------------------------------------------------------------------

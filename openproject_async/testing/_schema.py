@@ -179,7 +179,10 @@ def wp_schema(
     )
     doc["parent"] = _href_link_field("WorkPackage", "Parent", parent_href, writable=editable)
     doc["assignee"] = _href_link_field("User", "Assignee", assignees_href, writable=editable)
-    doc["responsible"] = _href_link_field("User", "Accountable", assignees_href, writable=editable)
+    responsibles_href = f"{api}/projects/{project.id}/available_responsibles" if project else None
+    doc["responsible"] = _href_link_field(
+        "User", "Accountable", responsibles_href, writable=editable
+    )
 
     types = [store.types[t] for t in project.type_ids] if project else list(store.types.values())
     doc["type"] = _inline_link_field(

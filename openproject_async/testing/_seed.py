@@ -2,15 +2,21 @@
 
 Users (login, id): admin 1 "OpenProject Admin" (admin: every permission everywhere),
 member 2 "Mia Member", reader 3 "Rick Reader", dana 4 "Dana Developer", quinn 5 "Quinn Tester".
-Roles: 1 Project admin (all), 2 Developer (all but deleting work packages),
-3 Reader (view work packages and watchers only).
+Roles: 1 Project admin (all), 2 Developer (all but deleting work packages and editing the
+project), 3 Reader (view work packages, watchers and file links only).
 
 Projects (id, identifier, types, members):
 
-* 1 ``demo`` "Demo project" -- all types; member/dana/quinn Developer, reader Reader
-* 2 ``scrum`` "Scrum project" -- Task, Feature, Bug; member Developer, dana Project admin
+* 1 ``demo`` "Demo project" -- all types; member/dana/quinn Developer, reader Reader;
+  status on track
+* 2 ``scrum`` "Scrum project" -- Task, Feature, Bug; member Developer, dana Project admin;
+  status at risk; created a day after demo
 * 3 ``secret`` "Secret project" -- Task, Milestone; dana Developer (invisible to member
-  and reader: 404)
+  and reader: 404); a subproject of scrum; status off track; created a day after scrum
+
+Only admins and Project admins may edit a project (``edit_project``); only admins delete
+or create projects. Storage 1 "Team files" (Nextcloud) is enabled in demo and scrum: work
+packages there take file links (no file links are seeded).
 
 Statuses: 1 New (default), 2 In progress, 3 On hold, 4 Closed*, 5 Rejected* (* closed).
 Types: 1 Task (default), 2 Milestone (milestone), 3 Phase, 4 Feature, 5 Bug.
@@ -45,7 +51,9 @@ from datetime import date, timedelta
 from ._data import (
     ALL_PERMISSIONS,
     DELETE_WP,
+    EDIT_PROJECT,
     EPOCH,
+    VIEW_FILE_LINKS,
     VIEW_WATCHERS,
     VIEW_WP,
     Category,
@@ -57,6 +65,7 @@ from ._data import (
     Project,
     Role,
     Status,
+    Storage,
     Store,
     Type,
     User,
@@ -96,8 +105,8 @@ _NOUNS = (
     "release notes",
 )
 
-DEVELOPER = frozenset(ALL_PERMISSIONS - {DELETE_WP})
-READER = frozenset({VIEW_WP, VIEW_WATCHERS})
+DEVELOPER = frozenset(ALL_PERMISSIONS - {DELETE_WP, EDIT_PROJECT})
+READER = frozenset({VIEW_WP, VIEW_WATCHERS, VIEW_FILE_LINKS})
 
 
 def seed(store: Store, seed_size: int, *, key_seed: int = 0) -> None:
@@ -143,10 +152,37 @@ def seed(store: Store, seed_size: int, *, key_seed: int = 0) -> None:
             [1, 2, 3, 4, 5],
             {2: 2, 3: 3, 4: 2, 5: 2},
             public=False,
+            status_code="on_track",
+            status_explanation="Everything **fine**.",
+            storage_ids=[1],
         ),
-        2: Project(2, "scrum", "Scrum project", "Sprints and backlogs.", [1, 4, 5], {2: 2, 4: 1}),
-        3: Project(3, "secret", "Secret project", "Only a few may see this.", [1, 2], {4: 2}),
+        2: Project(
+            2,
+            "scrum",
+            "Scrum project",
+            "Sprints and backlogs.",
+            [1, 4, 5],
+            {2: 2, 4: 1},
+            created_at=EPOCH + timedelta(days=1),
+            updated_at=EPOCH + timedelta(days=1),
+            status_code="at_risk",
+            status_explanation="The sprint is behind schedule.",
+            storage_ids=[1],
+        ),
+        3: Project(
+            3,
+            "secret",
+            "Secret project",
+            "Only a few may see this.",
+            [1, 2],
+            {4: 2},
+            created_at=EPOCH + timedelta(days=2),
+            updated_at=EPOCH + timedelta(days=2),
+            parent_id=2,
+            status_code="off_track",
+        ),
     }
+    store.storages = {1: Storage(1, "Team files", "https://nextcloud.example.net")}
     store.categories = {
         1: Category(1, 1, "Backend", 4),
         2: Category(2, 1, "Frontend"),
@@ -193,6 +229,7 @@ def seed(store: Store, seed_size: int, *, key_seed: int = 0) -> None:
         ("priority", store.priorities),
         ("user", store.users),
         ("project", store.projects),
+        ("storage", store.storages),
         ("category", store.categories),
         ("version", store.versions),
         ("custom_option", store.custom_options),
