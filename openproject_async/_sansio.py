@@ -5,6 +5,8 @@ Nothing here touches the network, so all of it is tested with plain bytes.
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -150,8 +152,23 @@ def validation_errors(raw: Any) -> dict[str, APIError]:
 
 
 def dumps(body: Any) -> bytes:
-    """Encode a request body (orjson; dates and datetimes as ISO 8601)."""
-    return orjson.dumps(body)
+    """Encode a request body (orjson; dates and datetimes as ISO 8601).
+
+    Integers beyond 64 bits (valid JSON, refused by orjson) go through the standard
+    library's encoder; anything that is not JSON raises TypeError naming its type.
+    """
+    try:
+        return orjson.dumps(body)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_iso).encode()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, _dt.date | _dt.time):
+        return value.isoformat()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
@@ -169,7 +186,7 @@ def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
         elif key == "select" and isinstance(value, list | tuple):
             out[key] = ",".join(str(v) for v in value)
         elif isinstance(value, list | tuple | dict):
-            out[key] = orjson.dumps(value).decode()
+            out[key] = dumps(value).decode()
         else:
             out[key] = str(value)
     return out

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from openproject_async import OpenProject, errors
+from openproject_async import HttpResponse, OpenProject, errors
 from openproject_async._error_map import multiple_errors_of
 from openproject_async.errors import (
     URN_PREFIX,
@@ -36,7 +36,7 @@ from openproject_async.errors import (
     UnknownField,
     UpdateConflict,
 )
-from openproject_async.testing import FakeOpenProject
+from openproject_async.testing import FakeOpenProject, MockTransport
 
 API = "/api/v3"
 
@@ -394,9 +394,12 @@ async def test_conflict_action_and_protocol_errors_travel(op: OpenProject) -> No
         await wp.action("noSuchLink")
     assert "update" in unavailable.value.actions
     assert_travels(unavailable.value)
-    with pytest.raises(ProtocolError) as protocol:
-        await op.request("POST", f"{API}/projects", json={})
-    assert (protocol.value.status, protocol.value.snippet) == (405, "405 Not Allowed")
+    page = HttpResponse(502, {"Content-Type": "text/html"}, body=b"<html>502 Bad Gateway</html>")
+    proxy = MockTransport(lambda request: page)
+    async with OpenProject("https://op.test", api_key="k", transport=proxy, retry=None) as behind:
+        with pytest.raises(ProtocolError) as protocol:
+            await behind.get(f"{API}/projects")
+    assert (protocol.value.status, protocol.value.snippet) == (502, "<html>502 Bad Gateway</html>")
     assert_travels(protocol.value)
 
 

@@ -161,3 +161,15 @@ def test_encode_params() -> None:
 def test_non_2xx_success_status_with_json_is_protocol_error(status: int) -> None:
     with pytest.raises(ProtocolError, match="unexpected status"):
         _sansio.decode(status, HAL, b'{"_type": "WorkPackage"}')
+
+
+def test_integers_beyond_64_bits_are_encoded_as_json_numbers() -> None:
+    big = 2**70
+    assert _sansio.dumps({"id": [big, -big], "é": "ü"}) == (
+        b'{"id":[1180591620717411303424,-1180591620717411303424],"\xc3\xa9":"\xc3\xbc"}'
+    )
+    assert _sansio.encode_params({"filters": [{"id": {"operator": "=", "values": [big]}}]}) == {
+        "filters": '[{"id":{"operator":"=","values":[1180591620717411303424]}}]'
+    }
+    with pytest.raises(TypeError, match="not JSON serializable: object"):
+        _sansio.dumps({"id": [big, object()]})
