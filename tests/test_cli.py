@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -513,6 +514,30 @@ async def test_export_sort_descending_as_the_readme_writes_it(
     code, out, err = await run(*readme)
     assert (code, err) == (0, "")
     assert await run(*readme[:-1], "updatedAt:desc") == (0, out, "")
+
+
+def readme_commands(name: str) -> list[list[str]]:
+    """The README's ``openproject-async NAME ...`` command lines (continuations joined)."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    joined = text.replace("\\\n", " ")
+    lines = [line.split("  #")[0] for line in joined.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith(f"{cli.PROG} {name} ")]
+
+
+async def test_the_readme_export_commands_run_as_written(
+    server: FakeOpenProject, run: Run, tmp_path: Path
+) -> None:
+    commands = readme_commands("export")
+    assert len(commands) == 2
+    for argv in commands:
+        if ">" in argv:  # the shell's redirection
+            argv = argv[: argv.index(">")]
+        if "-o" in argv:
+            argv[argv.index("-o") + 1] = str(tmp_path / argv[argv.index("-o") + 1])
+        code, _, err = await run(*argv)
+        assert (code, err) == (0, ""), argv
+    header = (tmp_path / "open.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "id,subject,status,assignee,Story points"
 
 
 async def test_export_sort_without_a_value_is_a_usage_error(run: Run) -> None:
