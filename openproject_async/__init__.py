@@ -47,7 +47,7 @@ from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
 
 __all__ = [
     "UNDISCLOSED",

@@ -5,10 +5,11 @@ Subcommands: ``demo`` (the API v3 usage guide end to end, every step checked), `
 readably) and ``follow`` (walk links, a terminal HAL browser).
 
 Configuration: ``--url`` / ``--api-key`` / ``--token``, or ``OPENPROJECT_URL`` /
-``OPENPROJECT_API_KEY`` / ``OPENPROJECT_TOKEN``. Errors print one line on stderr
-(``error: Type (HTTP status, identifier): message``) and exit non-zero; ``--debug`` adds
-the traceback and logs every HTTP exchange. Exit codes: 0 success, 1 failure, 2 usage,
-130 interrupted.
+``OPENPROJECT_API_KEY`` / ``OPENPROJECT_TOKEN``; ``--timeout`` limits the wait for each
+answer. Errors print one line on stderr (``error: Type (HTTP status, identifier):
+message``; a timeout adds the number of attempts and the time the command ran) and exit
+non-zero; ``--debug`` adds the traceback and logs every HTTP exchange. Exit codes: 0
+success, 1 failure, 2 usage, 130 interrupted (one ``interrupted`` line on stderr).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import sys
 import textwrap
+import time
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -33,6 +35,7 @@ from ._cli._common import (
     EXIT_USAGE,
     CliError,
     Config,
+    Interruption,
     error_line,
     normalize_href,
     parse_params,
@@ -42,6 +45,11 @@ from ._cli._filters import FILTER_SYNTAX, parse_filters, parse_select, parse_sor
 
 PROG = "openproject-async"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
+#: Options whose value may start with "-" (``--sort -updatedAt``): argparse would take such
+#: a value for an option, so ``main`` glues it to the option (``--sort=-updatedAt``) first.
+DASH_VALUE_OPTIONS = ("--sort",)
+_SERVER_DESTS = ("url", "api_key", "token", "timeout")
+_clock = time.monotonic  # the tests replace it to get a fixed running time
 
 _EPILOG = f"""\
 configuration: --url/--api-key/--token or the environment variables {ENV_URL},
@@ -62,19 +70,29 @@ printed as their title (status, assignee), and schema fields by key or human nam
 Each record is written whole and flushed: an interrupted export leaves a valid file."""
 
 
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, server: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("server")
-    group.add_argument("--url", default=default, help=f"server URL (default: ${ENV_URL})")
-    group.add_argument(
-        "--api-key", default=default, help=f"API key (default: ${ENV_API_KEY})", metavar="KEY"
-    )
-    group.add_argument("--token", default=default, help=f"Bearer token (default: ${ENV_TOKEN})")
+    if server:
+        group = parser.add_argument_group("server")
+        group.add_argument("--url", default=default, help=f"server URL (default: ${ENV_URL})")
+        group.add_argument(
+            "--api-key", default=default, help=f"API key (default: ${ENV_API_KEY})", metavar="KEY"
+        )
+        group.add_argument("--token", default=default, help=f"Bearer token (default: ${ENV_TOKEN})")
+        group.add_argument(
+            "--timeout",
+            type=float,
+            default=default,
+            metavar="SECONDS",
+            help="wait at most this long for each answer (default 60)",
+        )
     parser.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
-        help="tracebacks for errors, and log every HTTP exchange on stderr",
+        help="tracebacks for errors, and log every HTTP exchange on stderr"
+        if server
+        else "tracebacks for errors",
     )
 
 
@@ -89,10 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _common_options(parser, suppress=False)
+    _common_options(parser, suppress=False, server=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, help_text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    def add(
+        name: str, help_text: str, epilog: str | None = None, *, server: bool = True
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
             help=help_text,
@@ -100,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=epilog or _EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        _common_options(p, suppress=True)
+        _common_options(p, suppress=True, server=server)
         return p
 
     demo = add(
@@ -116,7 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--project", help="project (id, identifier or name) for the new work package")
     demo.add_argument("-v", "--verbose", action="store_true", help="also print the documents")
 
-    serve = add("serve", "serve the in-memory fake OpenProject until interrupted (Ctrl+C)")
+    serve = add(
+        "serve",
+        "serve the in-memory fake OpenProject until interrupted (Ctrl+C)",
+        "It prints its URL and the API keys of its seeded users, and stops on Ctrl+C or\n"
+        "SIGTERM (exit code 0). Point the other commands at it with --url and --api-key\n"
+        f"(or {ENV_URL} and {ENV_API_KEY}).",
+        server=False,
+    )
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     serve.add_argument("--seed-size", type=int, default=1000, help="work packages to seed")
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
@@ -135,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--project", help="the work packages of one project (id or identifier)")
     export.add_argument("--filter", action="append", metavar="FILTER", help="see below; repeatable")
-    export.add_argument("--sort", help="e.g. updatedAt:desc,id or -updatedAt or raw JSON")
+    export.add_argument(
+        "--sort", help="e.g. updatedAt:desc,id or -updatedAt,id or raw JSON", metavar="SORT"
+    )
     export.add_argument("--select", help="properties to ask for, e.g. id,subject,status")
     export.add_argument("--format", choices=("jsonl", "csv"), help="default: by -o's extension")
     export.add_argument(
@@ -187,9 +216,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return Config.from_args(
-        getattr(args, "url", None), getattr(args, "api_key", None), getattr(args, "token", None)
-    )
+    return Config.from_args(*(getattr(args, name, None) for name in _SERVER_DESTS))
+
+
+def glue_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--sort -updatedAt`` -> ``--sort=-updatedAt`` (argparse reads ``-updatedAt`` as an
+    option otherwise). A short option (``--sort -o``) is left alone: that is a usage error."""
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        item = argv[index]
+        if item == "--":  # the rest is positional
+            return out + list(argv[index:])
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if (
+            item in DASH_VALUE_OPTIONS
+            and len(following) > 2
+            and following[0] == "-"
+            and following[1] not in "-0123456789."
+        ):
+            out.append(f"{item}={following}")
+            index += 2
+            continue
+        out.append(item)
+        index += 1
+    return out
 
 
 async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -213,7 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export(args: argparse.Namespace, err: TextIO) -> int:
+async def _export(args: argparse.Namespace, err: TextIO, interruption: Interruption) -> int:
     from ._cli._export import ExportOptions, run_export
 
     options = ExportOptions(
@@ -231,7 +282,7 @@ async def _export(args: argparse.Namespace, err: TextIO) -> int:
         progress=args.progress,
     )
     async with _config(args).session(max_concurrency=max(args.concurrency, 1) + 2) as op:
-        await run_export(op, options, err)
+        await run_export(op, options, err, interruption)
     return 0
 
 
@@ -262,11 +313,13 @@ async def _browse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
 
 
-async def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _dispatch(
+    args: argparse.Namespace, out: TextIO, err: TextIO, interruption: Interruption
+) -> int:
     if args.command == "demo":
         return await _demo(args, out, err)
     if args.command == "export":
-        return await _export(args, err)
+        return await _export(args, err, interruption)
     return await _browse(args, out, err)
 
 
@@ -305,12 +358,21 @@ class _Logging:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     out, err = sys.stdout, sys.stderr
+    started = _clock()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(glue_dash_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version, usage errors (argparse printed them)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
+    if args.command == "serve" and any(getattr(args, n, None) for n in _SERVER_DESTS):
+        write_line(
+            err,
+            "error: serve takes no --url, --api-key, --token or --timeout: it is the server "
+            "(it prints its URL and API keys)",
+        )
+        return EXIT_USAGE
+    interruption = Interruption()
 
     def show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
         write_line(err, f"warning: {message}")
@@ -320,9 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.command == "serve":
                 return _serve(args)
-            return asyncio.run(_dispatch(args, out, err))
+            return asyncio.run(_dispatch(args, out, err, interruption))
         except KeyboardInterrupt:
-            write_line(err, "interrupted")
+            write_line(err, interruption.line())
             return EXIT_INTERRUPTED
         except BrokenPipeError:  # stdout closed early (| head): stop quietly
             _silence_stdout()
@@ -335,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if debug:
                 traceback.print_exc(file=err)
-            write_line(err, error_line(exc))
+            write_line(err, error_line(exc, elapsed=_clock() - started))
             return EXIT_FAILURE
 
 

@@ -3,11 +3,13 @@ FakeOpenProject (``main()`` runs in a worker thread, the server on the test's lo
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import io
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +20,9 @@ import pytest
 
 from openproject_async import cli
 from openproject_async._cli import _progress
-from openproject_async.testing import FakeOpenProject
+from openproject_async._cli._common import error_line
+from openproject_async.errors import TimeoutOutcomeUnknown
+from openproject_async.testing import FakeOpenProject, Fault
 
 API = "/api/v3"
 Run = Callable[..., Awaitable[tuple[int, str, str]]]
@@ -434,4 +438,169 @@ async def test_interrupted_export_leaves_a_valid_file(tmp_path: Path) -> None:
     ids = [json.loads(line)["id"] for line in text.splitlines()]
     assert 12 <= len(ids) < 400
     assert ids == list(range(1, len(ids) + 1))
-    assert f"interrupted: {len(ids)} complete records written to {target}" in err.decode()
+    # one line, said once (not a second bare "interrupted" after it)
+    assert err.decode() == f"interrupted: {len(ids)} complete records written to {target}\n"
+
+
+async def test_interrupted_get_says_interrupted_once() -> None:
+    async with FakeOpenProject(seed_size=5) as hanging:
+        fault = hanging.faults.add(Fault("hang"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "openproject_async",
+            "get",
+            "work_packages/1",
+            env={
+                **os.environ,
+                "OPENPROJECT_URL": hanging.url,
+                "OPENPROJECT_API_KEY": hanging.api_key,
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            for _ in range(400):  # until the request hangs in the server (at most ~20 s)
+                await asyncio.sleep(0.05)
+                if fault.injected or proc.returncode is not None:
+                    break
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert (proc.returncode, out, err) == (130, b"", b"interrupted\n")
+
+
+# -- usability: what a new user runs first ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "glued"),
+    [
+        (["export", "--sort", "-updatedAt"], ["export", "--sort=-updatedAt"]),
+        (
+            ["export", "--sort", "-updatedAt,id", "-o", "x"],
+            ["export", "--sort=-updatedAt,id", "-o", "x"],
+        ),
+        (["export", "--sort=-id"], ["export", "--sort=-id"]),
+        (["export", "--sort", "id:desc"], ["export", "--sort", "id:desc"]),
+        (["export", "--sort", "-o", "x"], ["export", "--sort", "-o", "x"]),  # a short option
+        (["export", "--sort", "--filter", "a=1"], ["export", "--sort", "--filter", "a=1"]),
+        (["export", "--sort"], ["export", "--sort"]),
+        (["follow", "x", "--", "--sort", "-y"], ["follow", "x", "--", "--sort", "-y"]),
+    ],
+)
+def test_a_sort_value_starting_with_a_dash_is_glued_to_its_option(
+    argv: list[str], glued: list[str]
+) -> None:
+    assert cli.glue_dash_values(argv) == glued
+
+
+async def test_export_sort_descending_as_the_readme_writes_it(
+    server: FakeOpenProject, run: Run
+) -> None:
+    server.clear_requests()
+    code, out, err = await run("export", "--sort", "-id", "--page-size", "100")
+    assert (code, err) == (0, "")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == sorted(
+        server.store.work_packages, reverse=True
+    )
+    assert parse_qs(server.requests[0].query)["sortBy"] == ['[["id","desc"]]']
+    assert await run("export", "--sort=-id", "--page-size", "100") == (0, out, "")
+    readme = ("export", "--filter", "subject~api", "--sort", "-updatedAt")
+    code, out, err = await run(*readme)
+    assert (code, err) == (0, "")
+    assert await run(*readme[:-1], "updatedAt:desc") == (0, out, "")
+
+
+def readme_commands(name: str) -> list[list[str]]:
+    """The README's ``openproject-async NAME ...`` command lines (continuations joined)."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    joined = text.replace("\\\n", " ")
+    lines = [line.split("  #")[0] for line in joined.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith(f"{cli.PROG} {name} ")]
+
+
+async def test_the_readme_export_commands_run_as_written(
+    server: FakeOpenProject, run: Run, tmp_path: Path
+) -> None:
+    commands = readme_commands("export")
+    assert len(commands) == 2
+    for argv in commands:
+        if ">" in argv:  # the shell's redirection
+            argv = argv[: argv.index(">")]
+        if "-o" in argv:
+            argv[argv.index("-o") + 1] = str(tmp_path / argv[argv.index("-o") + 1])
+        code, _, err = await run(*argv)
+        assert (code, err) == (0, ""), argv
+    header = (tmp_path / "open.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "id,subject,status,assignee,Story points"
+
+
+async def test_export_sort_without_a_value_is_a_usage_error(run: Run) -> None:
+    code, out, err = await run("export", "--sort", "-o", "x.csv")
+    assert (code, out) == (2, "")
+    assert (
+        err.splitlines()[-1]
+        == "openproject-async export: error: argument --sort: expected one argument"
+    )
+
+
+def test_serve_help_lists_only_what_serve_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    serve = commands.choices["serve"]
+    options = [s for action in serve._actions for s in action.option_strings]
+    assert options == [
+        "-h", "--help", "--debug", "--port", "--seed-size", "--latency", "--max-page-size",
+        "--ready-line",
+    ]  # fmt: skip
+    assert cli.main(["serve", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: openproject-async serve [-h] [--debug] [--port PORT]")
+    for unused in ("--url", "--api-key", "--token", "--timeout"):
+        assert unused not in shown.replace("--url and --api-key", "")  # the epilog's hint
+    assert shown.endswith(
+        "It prints its URL and the API keys of its seeded users, and stops on Ctrl+C or\n"
+        "SIGTERM (exit code 0). Point the other commands at it with --url and --api-key\n"
+        "(or OPENPROJECT_URL and OPENPROJECT_API_KEY).\n"
+    )
+
+
+def test_serve_refuses_client_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--url", "http://localhost:8080", "serve"]) == 2
+    assert capsys.readouterr().err == (
+        "error: serve takes no --url, --api-key, --token or --timeout: it is the server "
+        "(it prints its URL and API keys)\n"
+    )
+
+
+async def test_a_timeout_counts_attempts_and_time(
+    server: FakeOpenProject, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = server.faults.add(Fault("hang"))
+    times = iter([100.0, 112.5])
+    monkeypatch.setattr(cli, "_clock", lambda: next(times))
+    code, out, err = await run("get", "work_packages/1", "--timeout", "0.05")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: RequestTimeout: GET {server.url}{API}/work_packages/1: no answer after 0.05s "
+        "(5 attempts, 12.5 s since the command started)\n"
+    )
+    assert fault.injected == 5
+
+
+def test_a_lost_write_says_it_was_sent_once() -> None:
+    lost = TimeoutOutcomeUnknown("POST http://h/api/v3/x: no answer after 60s after ...")
+    assert error_line(lost) == (
+        "error: TimeoutOutcomeUnknown: POST http://h/api/v3/x: no answer after 60s after ... "
+        "(1 attempt)"
+    )
+
+
+def test_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["get", "x", "--url", "http://h", "--timeout", "0"]) == 2
+    assert capsys.readouterr().err == "error: --timeout must be more than 0 seconds, not 0\n"

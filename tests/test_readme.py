@@ -6,7 +6,10 @@ import ast
 import contextlib
 import io
 import itertools
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,46 @@ async def test_the_mock_transport_example_passes() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(python_block("async def test_subject"), str(README), "exec"), namespace)
     await namespace["test_subject"]()
+
+
+def test_the_testing_example_runs_as_written_in_a_fresh_project(tmp_path: Path) -> None:
+    """No ``asyncio_mode = "auto"`` there: pytest-asyncio's default (strict) mode."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "test_example.py").write_text(python_block("async def test_rename"), "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_example.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("1 passed")
+
+
+async def test_the_tour_runs_and_keeps_the_saved_copy() -> None:
+    tour = python_block("asyncio.run(main())")
+    assert 'new = await new.save(subject="Write better docs")' in tour
+    out = io.StringIO()
+    async with FakeOpenProject() as server:
+        code = tour.replace(
+            'OpenProject("https://op.example.com", api_key="...")',
+            f'OpenProject("{server.url}", api_key="{server.api_key}")',
+        ).replace("asyncio.run(main())", "")
+        namespace: dict[str, Any] = {}
+        exec(compile(code, str(README), "exec"), namespace)
+        with contextlib.redirect_stdout(out):
+            await namespace["main"]()
+        wp = server.work_package(42)
+        status = server.store.statuses[wp.status_id].name
+        created = max(server.store.work_packages)
+        assert server.work_package(created).subject == "Write better docs"
+        assert [r.status for r in server.requests if r.method == "PATCH"] == [200]
+    # what its print() showed: work package 42 as the tour read it
+    assert out.getvalue() == f"{wp.subject} {wp.lock_version} {status}\n"
 
 
 def test_the_two_commands_come_first() -> None:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from .. import Link, OpenProject, Resource
-from ..errors import APIError, OpenProjectError
+from ..errors import APIError, OpenProjectError, RequestTimeout
 
 ENV_URL = "OPENPROJECT_URL"
 ENV_API_KEY = "OPENPROJECT_API_KEY"
@@ -34,6 +34,19 @@ class StepFailed(Exception):
     """A demo step did not do what the usage guide says (the message says what happened)."""
 
 
+@dataclass
+class Interruption:
+    """What an interrupted command has to say about its partial work.
+
+    ``main`` prints it as the one ``interrupted`` line (``interrupted: <detail>``).
+    """
+
+    detail: str | None = None
+
+    def line(self) -> str:
+        return f"interrupted: {self.detail}" if self.detail else "interrupted"
+
+
 @dataclass(frozen=True)
 class Config:
     """Where the server is and how to authenticate (flags win over the environment)."""
@@ -41,17 +54,26 @@ class Config:
     url: str | None
     api_key: str | None
     token: str | None
+    timeout: float | None = None  # --timeout: seconds to wait for each answer
 
     @classmethod
-    def from_args(cls, url: str | None, api_key: str | None, token: str | None) -> Config:
+    def from_args(
+        cls,
+        url: str | None,
+        api_key: str | None,
+        token: str | None,
+        timeout: float | None = None,
+    ) -> Config:
         if api_key and token:
             raise CliError("give either --api-key or --token, not both", EXIT_USAGE)
+        if timeout is not None and not timeout > 0:
+            raise CliError(f"--timeout must be more than 0 seconds, not {timeout:g}", EXIT_USAGE)
         env = os.environ
         url = url or env.get(ENV_URL) or None
         if not api_key and not token:
             api_key = env.get(ENV_API_KEY) or None
             token = None if api_key else (env.get(ENV_TOKEN) or None)
-        return cls(url, api_key, token)
+        return cls(url, api_key, token, timeout)
 
     def session(self, **kwargs: Any) -> OpenProject:
         """An :class:`OpenProject` for this configuration (``url`` required)."""
@@ -61,6 +83,8 @@ class Config:
                 f"(and --api-key/{ENV_API_KEY} or --token/{ENV_TOKEN})",
                 EXIT_USAGE,
             )
+        if self.timeout is not None:
+            kwargs.setdefault("read_timeout", self.timeout)
         try:
             return OpenProject(self.url, api_key=self.api_key, token=self.token, **kwargs)
         except (ValueError, TypeError) as exc:
@@ -94,10 +118,18 @@ def describe(exc: BaseException) -> str:
     return one_line(f"{name}: {exc}")
 
 
-def error_line(exc: BaseException) -> str:
-    """The one line a failed command prints on stderr."""
+def error_line(exc: BaseException, elapsed: float | None = None) -> str:
+    """The one line a failed command prints on stderr.
+
+    A timeout also says how often the request was sent and, given ``elapsed``, how long
+    the command had been running.
+    """
     if isinstance(exc, CliError):
         return "error: " + one_line(str(exc))
+    if isinstance(exc, RequestTimeout):
+        tries = f"{exc.attempts} attempt{'' if exc.attempts == 1 else 's'}"
+        ran = f", {elapsed:.1f} s since the command started" if elapsed is not None else ""
+        return f"error: {describe(exc)} ({tries}{ran})"
     if isinstance(exc, OpenProjectError):
         return "error: " + describe(exc)
     return f"error: unexpected {describe(exc)} (run with --debug for the traceback)"

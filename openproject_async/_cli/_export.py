@@ -21,7 +21,7 @@ import orjson
 
 from .. import Collection, Link, OpenProject, Resource, Schema
 from ..errors import APIError
-from ._common import EXIT_USAGE, CliError, link_text, text_of, write_line
+from ._common import EXIT_USAGE, CliError, Interruption, link_text, text_of, write_line
 from ._filters import Filter
 from ._progress import ProgressDisplay
 
@@ -221,8 +221,17 @@ def _open_output(path: str | None) -> Iterator[TextIO]:
         yield handle
 
 
-async def run_export(op: OpenProject, options: ExportOptions, stderr: TextIO) -> int:
-    """Export; returns the number of elements written. Raises CliError for bad options."""
+async def run_export(
+    op: OpenProject,
+    options: ExportOptions,
+    stderr: TextIO,
+    interruption: Interruption | None = None,
+) -> int:
+    """Export; returns the number of elements written. Raises CliError for bad options.
+
+    When cancelled it says how many records it wrote: in ``interruption`` (the caller
+    prints it), or on ``stderr`` without one.
+    """
     if options.concurrency < 1:
         raise CliError("--concurrency must be at least 1", EXIT_USAGE)
     fmt = output_format(options)
@@ -262,7 +271,11 @@ async def run_export(op: OpenProject, options: ExportOptions, stderr: TextIO) ->
         except asyncio.CancelledError:
             progress.close()
             where = options.output if options.output not in (None, "-") else "stdout"
-            write_line(stderr, f"interrupted: {written} complete records written to {where}")
+            note = Interruption(f"{written} complete records written to {where}")
+            if interruption is None:
+                write_line(stderr, note.line())
+            else:
+                interruption.detail = note.detail
             raise
         finally:
             progress.close()
