@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import inspect
 import logging
 import re
 import warnings
@@ -339,6 +340,7 @@ class WebhookHandler:
         )
         if secret is None:
             _warn_unsigned()
+        _mark_coroutine_function(self)
 
     def __repr__(self) -> str:
         signed = "signed" if self._secret is not None else "unsigned"
@@ -406,6 +408,15 @@ class WebhookHandler:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _mark_coroutine_function(handler: WebhookHandler) -> None:
+    """Let aiohttp see that calling the handler gives a coroutine (no deprecation warning)."""
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:  # Python >= 3.12
+        mark(handler)
+    else:  # Python 3.11: asyncio.iscoroutinefunction's marker
+        handler._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)  # type: ignore[attr-defined]
 
 
 def aiohttp_handler(

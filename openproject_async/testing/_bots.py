@@ -53,9 +53,13 @@ class BotsMixin:
         """Every delivery made so far, in order (the live list; ``status``, ``json()``...)."""
         return hub_of(self.store).deliveries
 
-    async def wait_for_webhooks(self) -> None:
-        """Wait until no webhook delivery is pending (delayed and retried ones included)."""
-        await hub_of(self.store).join()
+    async def wait_for_webhooks(self, *, flush: bool = False) -> None:
+        """Wait until no webhook delivery is pending (delayed and retried ones included).
+
+        ``flush=True`` sends the deliveries waiting for ``aggregation_delay`` now, as if
+        that time had passed.
+        """
+        await hub_of(self.store).join(flush=flush)
 
     async def _close_webhooks(self) -> None:
         await hub_of(self.store).close()

@@ -127,6 +127,7 @@ class WebhookHub:
         self._pending: dict[tuple[int, str, int], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
+        self._flush = asyncio.Event()
 
     def add(
         self,
@@ -213,7 +214,8 @@ class WebhookHub:
         delay: float,
     ) -> None:
         if delay > 0:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush.wait(), delay)
         lock = self._locks.setdefault(hook.id, asyncio.Lock())
         async with lock:
             for pending_key, task in list(self._pending.items()):
@@ -262,10 +264,15 @@ class WebhookHub:
                 await asyncio.sleep(hook.retry_delay * attempt * attempt)
         log.info("webhook %s to %s failed after %d attempts", delivery.action, hook.url, attempt)
 
-    async def join(self) -> None:
-        """Wait until no delivery is pending (delayed ones included)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def join(self, *, flush: bool = False) -> None:
+        """Wait until no delivery is pending; ``flush``: send delayed ones now."""
+        if flush:
+            self._flush.set()
+        try:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            self._flush.clear()
 
     async def close(self) -> None:
         """Cancel pending deliveries and close the HTTP client."""
