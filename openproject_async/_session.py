@@ -11,12 +11,13 @@ errors, logging), which decodes the answer with ``_sansio``.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import warnings
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
@@ -26,6 +27,9 @@ from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
 from ._retry import RetryPolicy
 from ._transport import ApiRequest, CrossOriginPolicy, Transport, is_loopback, safe_url
 from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
+
+if TYPE_CHECKING:
+    from ._changes import ChangeFeed
 
 API_PATH = "/api/v3"
 USER_AGENT = "openproject-async/0.1"
@@ -491,6 +495,64 @@ class OpenProject(Transport):
                 return await self.get(href)
 
         return await gather_ordered([one(h) for h in items])
+
+    # -- bots: change feeds and background jobs (thin wrappers) --------------------------
+
+    def changes(
+        self,
+        href: str,
+        *,
+        since: str | datetime.datetime | None = None,
+        interval: float = 30.0,
+        filters: Iterable[Mapping[str, Any]] | None = None,
+        page_size: int = 100,
+        overlap: float = 1.0,
+        params: Mapping[str, Any] | None = None,
+    ) -> ChangeFeed:
+        """Every resource of the collection ``href`` changed since ``since``, as it changes.
+
+        ``async for r in op.changes("/api/v3/work_packages", since=...)`` yields each
+        changed resource once (its latest state), oldest change first, polling every
+        ``interval`` seconds; ``feed.cursor`` resumes exactly (``since=feed.cursor``).
+        ``since``: a cursor, a datetime (naive = UTC) or None (now). ``filters`` narrow the
+        collection (the feed adds ``updatedAt``). A collection without ``updatedAt``
+        raises :class:`~openproject_async.errors.ChangesUnsupported`. See
+        ``openproject_async._changes``.
+        """
+        from ._changes import ChangeFeed
+
+        return ChangeFeed(
+            self,
+            href,
+            since=since,
+            interval=interval,
+            filters=filters,
+            page_size=page_size,
+            overlap=overlap,
+            params=params,
+        )
+
+    async def wait_for_job(
+        self,
+        job: Any,
+        *,
+        timeout: float | None = 300.0,
+        interval: float = 0.2,
+        max_interval: float = 5.0,
+    ) -> Any:
+        """Wait for a background job (a JobStatus resource or its href) to finish.
+
+        Polls its status, waiting ``interval`` seconds at first and twice as long each
+        time up to ``max_interval``. Returns what the job made (the resource its payload
+        links, e.g. the copied project), or the final JobStatus when it links nothing.
+        Raises :class:`~openproject_async.errors.JobFailed` (the server's ``message``) when
+        it fails, errs or is cancelled, ``TimeoutError`` after ``timeout`` seconds.
+        """
+        from ._jobs import wait_for_job
+
+        return await wait_for_job(
+            self, job, timeout=timeout, interval=interval, max_interval=max_interval
+        )
 
 
 async def gather_ordered(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:

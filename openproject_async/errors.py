@@ -17,6 +17,8 @@
     │   └── InvalidHref               not an http(s) URL we can request (also ValueError)
     ├── UnknownField                  a custom field name the schema does not have
     ├── SchemaNotLoaded               field(name) before load_schema() fetched the schema
+    ├── ChangesUnsupported            op.changes() on a collection without updatedAt
+    ├── JobFailed                     a background job ended without success
     └── APIError                      the server answered with an Error document
         ├── BadRequest
         │   ├── InvalidQuery, InvalidRequestBody, InvalidRenderContext,
@@ -60,6 +62,7 @@ __all__ = [
     "APIError",
     "ActionUnavailable",
     "BadRequest",
+    "ChangesUnsupported",
     "ConnectionFailed",
     "CrossOriginRefused",
     "FormInvalid",
@@ -72,6 +75,7 @@ __all__ = [
     "InvalidRequestBody",
     "InvalidSignal",
     "InvalidUserStatusTransition",
+    "JobFailed",
     "LinkError",
     "MissingEnterpriseToken",
     "MissingPermission",
@@ -597,3 +601,41 @@ def error_class_for(identifier: str | None) -> type[APIError]:
         return APIError
     suffix = identifier[len(URN_PREFIX) :] if identifier.startswith(URN_PREFIX) else identifier
     return _BY_SUFFIX.get(suffix, APIError)
+
+
+# -- bots: change feeds and background jobs --------------------------------------------------
+
+
+class ChangesUnsupported(OpenProjectError, TypeError):
+    """``op.changes()`` on a collection that has no ``updatedAt`` filter or timestamps."""
+
+
+class JobFailed(OpenProjectError):
+    """A background job (``/api/v3/job_statuses/{id}``) ended without success.
+
+    ``status`` is the job's last status (``failure``, ``error`` or ``cancelled``),
+    ``message`` the server's message (may be None), ``job_id`` its id and ``payload`` its
+    payload (may carry ``errors``).
+    """
+
+    def __init__(
+        self,
+        message: str | None,
+        *,
+        status: str,
+        job_id: str | None = None,
+        payload: Any = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.job_id = job_id
+        self.payload = payload
+        what = f"job {job_id}" if job_id else "the job"
+        super().__init__(f"{what} ended with status {status!r}: {message or 'no message'}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_job_failed, (self.message, self.status, self.job_id, self.payload))
+
+
+def _job_failed(message: str | None, status: str, job_id: str | None, payload: Any) -> JobFailed:
+    return JobFailed(message, status=status, job_id=job_id, payload=payload)
