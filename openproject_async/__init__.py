@@ -5,7 +5,7 @@ the server's forms and schemas; collections are async iterators that can fetch p
 concurrently. Start with :class:`OpenProject`.
 """
 
-from . import errors, webhooks
+from . import errors, notifications, webhooks
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
 from ._collection import Collection, Progress
 from ._forms import Form
@@ -34,6 +34,7 @@ __all__ = [
     "RetryPolicy",
     "Schema",
     "errors",
+    "notifications",
     "webhooks",
     *_error_names,
 ]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._session import OpenProject
 
 FAILED = frozenset({"failure", "error", "cancelled"})
+_sleep = asyncio.sleep  # (tests replace it to see the waits)
 
 
 async def wait_for_job(
@@ -68,7 +69,7 @@ async def _poll(op: OpenProject, status: Resource, delay: float, max_delay: floa
             )
         if not href:
             raise ProtocolError(f"{status!r} has no self link to poll")
-        await asyncio.sleep(delay)
+        await _sleep(delay)
         delay = min(delay * 2, max_delay)
         status = await op.get(href)
 
