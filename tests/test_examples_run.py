@@ -272,3 +272,58 @@ async def test_web_service_maps_errors(web_client: TestClient[Any, Any]) -> None
     assert secret.status == 404
     bad = await web_client.post("/work_packages/1/comment", json={"nope": 1})
     assert bad.status == 400
+
+
+# -- webhook bot -------------------------------------------------------------------------------
+
+
+async def test_webhook_bot_answers_deliveries_of_the_built_in_server(
+    server: FakeOpenProject,
+) -> None:
+    bot = load("webhook_bot")
+    app = bot.create_app(server.url, api_key=server.api_keys["dana"], secret="s3cret")
+    async with TestClient(TestServer(app)) as client:
+        handler = client.app[bot.HANDLER]
+        server.add_webhook(
+            str(client.make_url("/hooks/openproject")),
+            secret="s3cret",
+            events=["work_package:created", "work_package_comment:comment"],
+        )
+
+        async def settle() -> None:  # until no delivery and no handler is left
+            while True:
+                await server.wait_for_webhooks()
+                await handler.join()
+                if not handler.in_flight and all(d.status for d in server.webhook_deliveries):
+                    return
+
+        async with OpenProject(server.url, api_key=server.api_keys["member"]) as mia:
+            project = await mia.get(f"{API}/projects/1")
+            wp = await project.submit("createWorkPackage", subject="Pump broken")
+            await settle()
+            assert comments(server, wp["id"]) == [
+                (4, f"Thanks Mia Member, #{wp['id']} is filed; we will triage it soon.")
+            ]
+            await wp.addComment(comment="what is the !status here?")
+            await settle()
+        stored = server.work_package(wp["id"])
+        assert comments(server, wp["id"])[-1] == (
+            4,
+            f"#{wp['id']} is {server.store.statuses[stored.status_id].name}, assigned to nobody.",
+        )
+        assert len(comments(server, wp["id"])) == 3  # its own comments were not answered
+        actions = [d.action for d in server.webhook_deliveries]
+        assert actions == [
+            "work_package:created",
+            "work_package_comment:comment",  # the bot's thanks, ignored
+            "work_package_comment:comment",  # !status
+            "work_package_comment:comment",  # the bot's answer, ignored
+        ]
+        assert [d.status for d in server.webhook_deliveries] == [202, 202, 202, 202]
+        assert handler.stats["failed"] == 0
+        forged = await client.post(
+            "/hooks/openproject",
+            data=server.webhook_deliveries[0].body,
+            headers={"X-OP-Signature": "sha1=" + "0" * 40},
+        )
+        assert forged.status == 401
