@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from openproject_async import (
     ChangesUnsupported,
@@ -234,3 +236,70 @@ async def test_arguments_are_checked(op: OpenProject) -> None:
     assert feed.since == T0 + dt.timedelta(seconds=7)
     naive = op.changes(WPS, since=dt.datetime(2030, 1, 1, 0, 0, 9))
     assert naive.since == T0 + dt.timedelta(seconds=9)
+
+
+# -- another collection with updatedAt (a minimal server of time entries) -----------------------
+
+
+class TimeEntries:
+    """``/api/v3/time_entries`` with the ``updatedAt`` filter and sort, whole-second dates."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, dict[str, Any]] = {}
+        self.queries: list[dict[str, Any]] = []
+
+    def put(self, entry_id: int, seconds: float, hours: str) -> None:
+        self.entries[entry_id] = {"at": T0 + dt.timedelta(seconds=seconds), "hours": hours}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        query = {
+            k: json.loads(v) if k in ("filters", "sortBy") else v for k, v in request.query.items()
+        }
+        self.queries.append(query)
+        (changed,) = [f["updatedAt"] for f in query["filters"] if "updatedAt" in f]
+        lower = dt.datetime.fromisoformat(changed["values"][0].replace("Z", "+00:00"))
+        assert query["sortBy"] == [["updatedAt", "asc"], ["id", "asc"]]
+        rows = sorted((e["at"], i, e) for i, e in self.entries.items() if e["at"] >= lower)
+        size, page = int(query["pageSize"]), int(query.get("offset", 1))
+        chunk = rows[(page - 1) * size : page * size]
+        elements = [
+            {
+                "_type": "TimeEntry",
+                "id": i,
+                "hours": e["hours"],
+                "updatedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "_links": {"self": {"href": f"/api/v3/time_entries/{i}"}},
+            }
+            for at, i, e in chunk
+        ]
+        doc = {
+            "_type": "Collection",
+            "total": len(rows),
+            "count": len(elements),
+            "pageSize": size,
+            "offset": page,
+            "_embedded": {"elements": elements},
+            "_links": {"self": {"href": "/api/v3/time_entries"}},
+        }
+        return web.json_response(doc, content_type="application/hal+json")
+
+
+async def test_other_collections_with_updated_at() -> None:
+    entries = TimeEntries()
+    for entry_id in range(1, 8):
+        entries.put(entry_id, 1 + entry_id // 4, f"PT{entry_id}H")  # 3 ties, then 4 ties
+    app = web.Application()
+    app.router.add_get("/api/v3/time_entries", entries.handle)
+    async with TestServer(app) as http, OpenProject(str(http.make_url("/")), api_key="k") as op:
+        feed = op.changes("/api/v3/time_entries", since=T0, page_size=3)
+        got = [(e["id"], e["hours"]) async for e in feed.poll()]
+        assert [i for i, _ in got] == [1, 2, 3, 4, 5, 6, 7]
+        cursor = feed.cursor
+        entries.put(5, 2.5, "PT9H")  # the same second as before: changed all the same
+        entries.put(8, 3, "PT1H")
+        resumed = op.changes("/api/v3/time_entries", since=cursor, page_size=3)
+        assert [(e["id"], e["hours"]) async for e in resumed.poll()] == [
+            (5, "PT9H"),
+            (8, "PT1H"),
+        ]
+        assert [(e["id"]) async for e in resumed.poll()] == []
