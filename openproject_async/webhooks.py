@@ -269,7 +269,7 @@ class Router:
                 raise TypeError(f"an action is a non-empty string, got {action!r}")
 
         def decorate(handler: Handler) -> Handler:
-            if not asyncio.iscoroutinefunction(handler):
+            if not inspect.iscoroutinefunction(handler):
                 raise TypeError(f"{handler!r} must be an async function (event, op)")
             self._handlers.append((frozenset(actions), handler))
             return handler
