@@ -1,22 +1,27 @@
-"""A bot that answers comments mentioning it.
+"""A bot that answers comments mentioning it, following a change feed.
 
-Every ``--interval`` seconds it asks for the work packages updated since its last look
-(an ``updatedAt`` filter: ``<>d`` with an open end, sorted by ``updatedAt``), reads their
-comments, and answers each comment that mentions the bot's user (an OpenProject
-``<mention data-type="user" data-id="...">`` tag, or ``@login``) and that it has not
-answered yet. Its answers carry ``(reply to activity N)``, so a restarted bot does not
-answer the same comment twice.
+It follows the work packages that change (``op.changes()``: every work package updated
+since a point, once per change, oldest first, polled every ``--interval`` seconds), reads
+the comments of each, and answers each comment that mentions the bot's user (an
+OpenProject ``<mention data-type="user" data-id="...">`` tag, ``user#ID``, or ``@login``)
+and that it has not answered yet. Its answers carry ``(reply to activity N)``, so a
+restarted bot does not answer the same comment twice. After answering it marks its
+in-app "mentioned" notifications for that work package read.
+
+With ``--state FILE`` it stores the feed's cursor after each work package and resumes
+from it when started again (no work package read twice, none missed); without it, it
+starts at ``--since`` (default: now).
 
 Ctrl+C (SIGINT) or SIGTERM stops it cleanly: the work package in hand is finished, then
 the session closes.
 
     OPENPROJECT_URL=http://127.0.0.1:8080 OPENPROJECT_API_KEY=... \\
-        python examples/mention_bot.py --interval 30
+        python examples/mention_bot.py --interval 30 --state mention_bot.cursor
 
 Try it with ``openproject-async serve`` and the API key of another user than the one who
 writes the comment (``serve`` prints the keys of admin, member, reader...). A comment
 sets its work package's ``updatedAt`` (without changing ``lockVersion``), on OpenProject and
-on the built-in server alike, which is what makes the ``updatedAt`` poll see it.
+on the built-in server alike, which is what makes the feed see it.
 """
 
 from __future__ import annotations
@@ -30,16 +35,23 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
-from openproject_async import APIError, Collection, OpenProject, OpenProjectError, Resource
+from openproject_async import (
+    APIError,
+    Collection,
+    OpenProject,
+    OpenProjectError,
+    Resource,
+    notifications,
+)
 
 REPLY_MARK = re.compile(r"\(reply to activity (\d+)\)")
 
 
 def instant(text: str) -> dt.datetime:
     """An ISO 8601 instant (``Z`` or an offset; naive means UTC)."""
-    moment = dt.datetime.fromisoformat(text)
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -60,49 +72,24 @@ def author_href(activity: Resource) -> str | None:
 class MentionBot:
     """Finds new comments that mention ``me`` and answers them."""
 
-    def __init__(
-        self, op: OpenProject, me: Resource, since: dt.datetime, stop: asyncio.Event
-    ) -> None:
+    def __init__(self, op: OpenProject, me: Resource, since: dt.datetime) -> None:
         self.op = op
         self.me = me
-        self.since = since.replace(microsecond=0)  # the filter takes whole seconds
-        self.stop = stop
-        self.seen: dict[Any, Any] = {}  # work package id -> updatedAt already read
+        self.since = since.replace(microsecond=0)  # comments older than this are not ours
         self.names: dict[str, str] = {}  # user href -> name
+        ident = re.escape(str(me.get("id")))
         login = re.escape(str(me.get("login") or ""))
-        tag = rf'<mention[^>]*data-type="user"[^>]*data-id="{me.get("id")}"'
-        tag_reversed = rf'<mention[^>]*data-id="{me.get("id")}"[^>]*data-type="user"'
-        patterns = [tag, tag_reversed] + ([rf"(?<![\w@])@{login}\b"] if login else [])
+        patterns = [
+            rf'<mention[^>]*data-type="user"[^>]*data-id="{ident}"',
+            rf'<mention[^>]*data-id="{ident}"[^>]*data-type="user"',
+            rf"\buser#{ident}\b",
+        ] + ([rf"(?<![\w@])@{login}\b"] if login else [])
         self.mention = re.compile("|".join(patterns), re.IGNORECASE)
 
     def mentions_me(self, activity: Resource) -> bool:
         return author_href(activity) != self.me.href and bool(
             self.mention.search(comment_text(activity))
         )
-
-    async def poll(self) -> int:
-        """One look at what changed; the number of answers written."""
-        filters = [{"updatedAt": {"operator": "<>d", "values": [iso(self.since), ""]}}]
-        page = await self.op.get(
-            "/api/v3/work_packages",
-            filters=filters,
-            sortBy=[["updatedAt", "asc"]],
-            pageSize=100,
-        )
-        answered = 0
-        newest = self.since
-        async for wp in page:
-            updated = wp.get("updatedAt")
-            if self.seen.get(wp.get("id")) == updated:
-                continue  # read at this version already (the filter includes its bound)
-            answered += await self.answer_mentions(wp)
-            self.seen[wp.get("id")] = updated
-            if isinstance(updated, str):
-                newest = max(newest, instant(updated).replace(microsecond=0))
-            if self.stop.is_set():
-                break  # finish the work package in hand, then stop
-        self.since = newest
-        return answered
 
     async def author_name(self, activity: Resource) -> str:
         """The commenter's name: an activity's user link carries no title, so follow it
@@ -122,6 +109,7 @@ class MentionBot:
         return self.names[href]
 
     async def answer_mentions(self, wp: Resource) -> int:
+        """Answer the comments of ``wp`` that mention the bot; how many were answered."""
         activities = await wp.follow("activities")
         elements = activities.elements if isinstance(activities, Collection) else []
         comments = [a for a in elements if comment_text(a)]
@@ -145,7 +133,27 @@ class MentionBot:
             )
             print(f"answered activity {activity.get('id')} on #{wp.get('id')}", flush=True)
             count += 1
+        if count:
+            mentioned = [
+                {"reason": {"operator": "=", "values": ["mentioned"]}},
+                {"resourceId": {"operator": "=", "values": [str(wp.get("id"))]}},
+            ]
+            with contextlib.suppress(OpenProjectError):  # a server without notifications
+                await notifications.mark_read(self.op, filters=mentioned)
         return count
+
+
+def load_cursor(path: Path | None) -> str | None:
+    if path is None or not path.exists():
+        return None
+    return path.read_text().strip() or None
+
+
+def save_cursor(path: Path | None, cursor: str) -> None:
+    if path is not None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(cursor)
+        tmp.replace(path)  # atomic: a crash leaves the old cursor or the new one
 
 
 async def run(
@@ -155,17 +163,26 @@ async def run(
     max_iterations: int | None,
     since: str | None,
     stop: asyncio.Event,
+    state: Path | None = None,
 ) -> int:
     root = await op.root()
     me = await root.follow("user")
     start = instant(since) if since else dt.datetime.now(dt.UTC)
-    bot = MentionBot(op, me, start, stop)
-    print(f"watching for mentions of {me.get('name')} since {iso(bot.since)}", flush=True)
+    cursor = load_cursor(state)
+    feed = op.changes("/api/v3/work_packages", since=cursor or start, interval=interval)
+    # resumed: the comments not handled yet are those after the cursor's newest change
+    window = start if cursor is None else feed.since - dt.timedelta(seconds=1)
+    bot = MentionBot(op, me, window)
+    print(f"watching for mentions of {me.get('name')} since {iso(feed.since)}", flush=True)
     total = 0
     iterations = 0
     while not stop.is_set():
         try:
-            total += await bot.poll()
+            async for wp in feed.poll():  # every work package changed since the last look
+                total += await bot.answer_mentions(wp)
+                save_cursor(state, feed.cursor)
+                if stop.is_set():
+                    break  # finish the work package in hand, then stop
         except OpenProjectError as exc:  # keep running through a bad moment of the server
             print(f"poll failed: {exc}", file=sys.stderr, flush=True)
         iterations += 1
@@ -199,6 +216,7 @@ async def amain(args: argparse.Namespace) -> int:
             max_iterations=args.max_iterations,
             since=args.since,
             stop=stop,
+            state=Path(args.state) if args.state else None,
         )
     return 0
 
@@ -210,6 +228,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", help="Bearer token (default: $OPENPROJECT_TOKEN)")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
     parser.add_argument("--since", help="ISO 8601 instant to start from (default: now)")
+    parser.add_argument("--state", help="file keeping the feed's cursor (resume from it)")
     parser.add_argument("--max-iterations", type=int, help="stop after N polls (default: never)")
     return parser.parse_args(argv)
 

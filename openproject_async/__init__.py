@@ -30,10 +30,13 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _schema                                     Schema, Field, allowed values
     _forms _custom_actions _attachments         writes and special links
     _preview
+    _changes _jobs                              change feeds; waiting for background jobs
     _client                                     OpenProject: session + resources
+    webhooks notifications                      bots: verified webhook events and routing;
+                                                in-app notifications
 """
 
-from . import errors
+from . import errors, notifications, webhooks
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
 from ._client import OpenProject
 from ._collection import Collection, Progress
@@ -69,5 +72,7 @@ __all__ = [
     "Schema",
     "error_class_for",
     "errors",
+    "notifications",
+    "webhooks",
     *_error_names,
 ]

@@ -9,13 +9,16 @@ those modules; it asks its session.
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
 from . import _attachments, _collection, _custom_actions, _forms, _preview, _schema  # noqa: F401
+from ._changes import ChangeFeed
 from ._forms import Form, MergeCallback
+from ._jobs import wait_for_job
 from ._registry import R, expect_kind
 from ._resource import Resource, wrap
 from ._schema import Schema
@@ -139,6 +142,60 @@ class OpenProject(Session):
                 return await self.get(href)
 
         return await gather_ordered([one(h) for h in items])
+
+    # -- bots: change feeds and background jobs --------------------------------------
+
+    def changes(
+        self,
+        href: str,
+        *,
+        since: str | datetime.datetime | None = None,
+        interval: float = 30.0,
+        filters: Iterable[Mapping[str, Any]] | None = None,
+        page_size: int = 100,
+        overlap: float = 1.0,
+        params: Mapping[str, Any] | None = None,
+    ) -> ChangeFeed:
+        """Every resource of the collection ``href`` changed since ``since``, as it changes.
+
+        ``async for r in op.changes("/api/v3/work_packages", since=...)`` yields each
+        changed resource once (its latest state), oldest change first, polling every
+        ``interval`` seconds; ``feed.cursor`` resumes exactly (``since=feed.cursor``).
+        ``since``: a cursor, a datetime (naive = UTC) or None (now). ``filters`` narrow the
+        collection (the feed adds ``updatedAt``). A collection without ``updatedAt``
+        raises :class:`~openproject_async.errors.ChangesUnsupported`. See
+        ``openproject_async._changes``.
+        """
+        return ChangeFeed(
+            self,
+            href,
+            since=since,
+            interval=interval,
+            filters=filters,
+            page_size=page_size,
+            overlap=overlap,
+            params=params,
+        )
+
+    async def wait_for_job(
+        self,
+        job: Any,
+        *,
+        timeout: float | None = 300.0,
+        interval: float = 0.2,
+        max_interval: float = 5.0,
+    ) -> Resource:
+        """Wait for a background job (a JobStatus resource or its href) to finish.
+
+        Polls its status, waiting ``interval`` seconds at first and twice as long each
+        time up to ``max_interval``. Returns what the job made (the resource its payload
+        links, e.g. the copied project), or the final JobStatus when it links nothing.
+        Raises :class:`~openproject_async.errors.JobFailed` (the server's ``message``) when
+        it fails, errs or is cancelled, ``TimeoutError`` after ``timeout`` seconds.
+        """
+        return await wait_for_job(
+            self, job, timeout=timeout, interval=interval, max_interval=max_interval
+        )
 
     # -- what resources reach through their session ----------------------------------
 

@@ -18,6 +18,8 @@
     │   └── InvalidHref               not an http(s) URL we can request (also ValueError)
     ├── UnknownField                  a custom field name the schema does not have
     ├── SchemaNotLoaded               field(name) before load_schema() fetched the schema
+    ├── ChangesUnsupported            op.changes() on a collection without updatedAt
+    ├── JobFailed                     a background job ended without success
     └── APIError                      the server answered with an Error document
         ├── BadRequest
         │   ├── InvalidQuery, InvalidRequestBody, InvalidRenderContext,
@@ -57,6 +59,8 @@ that is not loopback; once per process and origin).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # Unpickling looks these up here (``openproject_async.errors._rebuild``...).
 from ._api_errors import (
@@ -104,6 +108,7 @@ __all__ = [
     "APIError",
     "ActionUnavailable",
     "BadRequest",
+    "ChangesUnsupported",
     "ConnectionFailed",
     "CrossOriginRefused",
     "FormInvalid",
@@ -116,6 +121,7 @@ __all__ = [
     "InvalidRequestBody",
     "InvalidSignal",
     "InvalidUserStatusTransition",
+    "JobFailed",
     "LinkError",
     "MissingEnterpriseToken",
     "MissingPermission",
@@ -342,3 +348,31 @@ class UnknownField(OpenProjectError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ChangesUnsupported(OpenProjectError, TypeError):
+    """``op.changes()`` on a collection that has no ``updatedAt`` filter or timestamps."""
+
+
+class JobFailed(OpenProjectError):
+    """A background job (``/api/v3/job_statuses/{id}``) ended without success.
+
+    ``status`` is the job's last status (``failure``, ``error`` or ``cancelled``),
+    ``message`` the server's message (may be None), ``job_id`` its id and ``payload`` its
+    payload (may carry ``errors``).
+    """
+
+    def __init__(
+        self,
+        message: str | None,
+        *,
+        status: str,
+        job_id: str | None = None,
+        payload: Any = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.job_id = job_id
+        self.payload = payload
+        what = f"job {job_id}" if job_id else "the job"
+        super().__init__(f"{what} ended with status {status!r}: {message or 'no message'}")

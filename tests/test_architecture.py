@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import openproject_async
@@ -28,15 +29,11 @@ def layers() -> list[list[str]]:
     block = doc.split("::", 1)[1]
     out: list[list[str]] = []
     for line in block.splitlines():
-        words = line.split()
-        names = []
-        for w in words:
-            if w == "errors" or w.startswith("_"):
-                names.append(w)
-            else:
-                break
-        if names:
-            out.append(names)
+        # module lines are indented by 4 and their names end at the first double space;
+        # description lines continue further right
+        if not line.startswith("    ") or line.startswith("     "):
+            continue
+        out.append(re.split(r"\s{2,}", line.strip())[0].split())
     return out
 
 

@@ -26,6 +26,7 @@ from openproject_async.errors import (
     ConnectionFailed,
     FormInvalid,
     InvalidQuery,
+    JobFailed,
     MultipleErrors,
     NotFound,
     OpenProjectError,
@@ -146,7 +147,7 @@ def test_every_class_of_the_module_is_exported() -> None:
         todo.extend(cls.__subclasses__())
         if cls.__module__ == errors.__name__ and "_member_kind" not in vars(cls):
             assert cls in defined, cls
-    assert len(defined) == 49
+    assert len(defined) == 51
 
 
 def _member(cls: type[APIError], n: int) -> APIError:
@@ -208,6 +209,12 @@ FACTORIES: dict[type, Callable[[Any], BaseException]] = {
     UnknownField: lambda cls: cls("Story pointz", ["subject", "customField1 (Story points)"]),
     APIError: _api_error,
     FormInvalid: _form_invalid,
+    JobFailed: lambda cls: cls(
+        "Identifier has already been taken.",
+        status="failure",
+        job_id="7",
+        payload={"errors": ["Identifier has already been taken."]},
+    ),
 }
 
 

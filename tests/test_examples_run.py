@@ -141,7 +141,9 @@ async def test_mention_bot_answers_each_mention_once(server: FakeOpenProject) ->
     assert json.loads(polls[0]["filters"][0]) == [
         {"updatedAt": {"operator": "<>d", "values": [since, ""]}}
     ]
-    assert json.loads(polls[0]["sortBy"][0]) == [["updatedAt", "asc"]]
+    assert json.loads(polls[0]["sortBy"][0]) == [["updatedAt", "asc"], ["id", "asc"]]
+    # the bot's in-app notifications for what it answered were marked read (#2's tag)
+    assert [(n.work_package_id, n.read_ian) for n in server.notifications.values()] == [(2, True)]
     # a restarted bot does not answer again: its answers name the activity they answer
     # (every work package commented on since --since is read again)
     server.clear_requests()
@@ -150,6 +152,38 @@ async def test_mention_bot_answers_each_mention_once(server: FakeOpenProject) ->
     assert len(server.store.activities) == before
     read_again = {r.path for r in server.requests if r.path.endswith("/activities")}
     assert read_again == {f"{API}/work_packages/{i}/activities" for i in (1, 2, 3, 5)}
+
+
+async def test_mention_bot_resumes_from_its_state_file(
+    server: FakeOpenProject, tmp_path: Path
+) -> None:
+    bot = load("mention_bot")
+    state = tmp_path / "bot.cursor"
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = ["--url", server.url, "--api-key", server.api_keys["dana"], "--since", since]
+    args += ["--max-iterations", "1", "--interval", "0", "--state", str(state)]
+    async with OpenProject(server.url, api_key=server.api_keys["member"]) as mia:
+        wp = await mia.get(f"{API}/work_packages/1")
+        await wp.addComment(comment="@dana first")
+        assert await asyncio.to_thread(bot.main, args) == 0
+        cursor = state.read_text()
+        assert cursor
+        before = len(server.store.activities)
+        assert await asyncio.to_thread(bot.main, args) == 0  # nothing new since the cursor
+        assert len(server.store.activities) == before
+        wp = await mia.get(f"{API}/work_packages/3")
+        await wp.addComment(comment="@dana second")
+        server.clear_requests()
+        assert await asyncio.to_thread(bot.main, args) == 0
+    reads = [
+        r.path for r in server.requests if r.method == "GET" and r.path.endswith("/activities")
+    ]
+    assert reads == [f"{API}/work_packages/3/activities"]
+    answers = [c for c in comments(server, 1) + comments(server, 3) if c[0] == 4]
+    assert [text.split(" (reply")[0] for _, text in answers] == [
+        "Hi Mia Member, I saw your mention and will look into it.",
+        "Hi Mia Member, I saw your mention and will look into it.",
+    ]
 
 
 def _example_env(server: FakeOpenProject, login: str) -> dict[str, str]:
@@ -238,3 +272,58 @@ async def test_web_service_maps_errors(web_client: TestClient[Any, Any]) -> None
     assert secret.status == 404
     bad = await web_client.post("/work_packages/1/comment", json={"nope": 1})
     assert bad.status == 400
+
+
+# -- webhook bot -------------------------------------------------------------------------------
+
+
+async def test_webhook_bot_answers_deliveries_of_the_built_in_server(
+    server: FakeOpenProject,
+) -> None:
+    bot = load("webhook_bot")
+    app = bot.create_app(server.url, api_key=server.api_keys["dana"], secret="s3cret")
+    async with TestClient(TestServer(app)) as client:
+        handler = client.app[bot.HANDLER]
+        server.add_webhook(
+            str(client.make_url("/hooks/openproject")),
+            secret="s3cret",
+            events=["work_package:created", "work_package_comment:comment"],
+        )
+
+        async def settle() -> None:  # until no delivery and no handler is left
+            while True:
+                await server.wait_for_webhooks()
+                await handler.join()
+                if not handler.in_flight and all(d.status for d in server.webhook_deliveries):
+                    return
+
+        async with OpenProject(server.url, api_key=server.api_keys["member"]) as mia:
+            project = await mia.get(f"{API}/projects/1")
+            wp = await project.submit("createWorkPackage", subject="Pump broken")
+            await settle()
+            assert comments(server, wp["id"]) == [
+                (4, f"Thanks Mia Member, #{wp['id']} is filed; we will triage it soon.")
+            ]
+            await wp.addComment(comment="what is the !status here?")
+            await settle()
+        stored = server.work_package(wp["id"])
+        assert comments(server, wp["id"])[-1] == (
+            4,
+            f"#{wp['id']} is {server.store.statuses[stored.status_id].name}, assigned to nobody.",
+        )
+        assert len(comments(server, wp["id"])) == 3  # its own comments were not answered
+        actions = [d.action for d in server.webhook_deliveries]
+        assert actions == [
+            "work_package:created",
+            "work_package_comment:comment",  # the bot's thanks, ignored
+            "work_package_comment:comment",  # !status
+            "work_package_comment:comment",  # the bot's answer, ignored
+        ]
+        assert [d.status for d in server.webhook_deliveries] == [202, 202, 202, 202]
+        assert handler.stats["failed"] == 0
+        forged = await client.post(
+            "/hooks/openproject",
+            data=server.webhook_deliveries[0].body,
+            headers={"X-OP-Signature": "sha1=" + "0" * 40},
+        )
+        assert forged.status == 401

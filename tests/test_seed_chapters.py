@@ -235,8 +235,8 @@ async def test_view_a_project_and_follow_every_link(fake: FakeOpenProject) -> No
             "description": {"format": "markdown", "raw": "Only a few may see this.",
                             "html": '<p class="op-uc-p">Only a few may see this.</p>'},
             "statusExplanation": {"format": "markdown", "raw": "", "html": ""},
-            "createdAt": "2025-01-08T08:00:00.000Z",
-            "updatedAt": "2025-01-08T08:00:00.000Z",
+            "createdAt": "2025-01-08T08:00:00Z",
+            "updatedAt": "2025-01-08T08:00:00Z",
             "_links": None,
         }
         # a Developer in secret: no update/delete links there

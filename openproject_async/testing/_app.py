@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from . import _attachments as att
 from . import _extras as x
+from . import _jobs, _notifications
 from . import _memberships as mem
 from . import _projects as prj
 from . import _resources as res
@@ -32,6 +33,7 @@ from ._http import (
     hal,
 )
 from ._render import Ctx
+from ._webhooks import events_middleware
 
 log = logging.getLogger("openproject_async.testing")
 
@@ -251,7 +253,7 @@ def _enforce_content_type(request: web.Request, path: str) -> None:
 
 def build_app(state: ServerState) -> web.Application:
     app = web.Application(
-        middlewares=[record_and_fault, errors, auth_and_content_type],
+        middlewares=[record_and_fault, errors, auth_and_content_type, events_middleware],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE] = state
@@ -356,4 +358,6 @@ def build_app(state: ServerState) -> web.Application:
     route("GET", f"{api}/attachments/{{id}}", att.get_attachment)
     route("GET", f"{api}/attachments/{{id}}/content", att.attachment_content)
     route("DELETE", f"{api}/attachments/{{id}}", att.delete_attachment)
+    _notifications.add_routes(app, api)
+    _jobs.add_routes(app, api)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -65,7 +65,8 @@ class Ctx:
 
 
 def fmt_dt(value: datetime) -> str:
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # the real server renders whole seconds (`to_datetime.utc.iso8601`): ties are normal
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def fmt_hours(hours: float | None) -> str | None:
@@ -161,8 +162,8 @@ def type_(ctx: Ctx, t: Type) -> JsonDict:
         "position": t.position,
         "isDefault": t.is_default,
         "isMilestone": t.is_milestone,
-        "createdAt": "2025-01-06T08:00:00.000Z",
-        "updatedAt": "2025-01-06T08:00:00.000Z",
+        "createdAt": "2025-01-06T08:00:00Z",
+        "updatedAt": "2025-01-06T08:00:00Z",
         "_links": {"self": link(f"{ctx.api}/types/{t.id}", t.name)},
     }
 

@@ -12,13 +12,14 @@ import aiohttp
 from aiohttp import web
 
 from ._app import build_app
+from ._bots import BotsMixin
 from ._data import Store, WorkPackage, utcnow
 from ._faults import FaultSet
 from ._http import Config, RecordedRequest, ServerState
 from ._seed import seed
 
 
-class FakeOpenProject:
+class FakeOpenProject(BotsMixin):
     """An OpenProject API v3 server in memory, served by aiohttp on a local port.
 
     Use as ``async with FakeOpenProject(...) as server:`` or ``await server.start()`` /
@@ -108,6 +109,7 @@ class FakeOpenProject:
         if runner is None:
             return
         self._state.closing.set()
+        await self._close_webhooks()
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:
