@@ -330,6 +330,8 @@ class Store:
         self.oauth_tokens: dict[str, OAuthToken] = {}
         self.notifications_sent = 0
         self.notifications_suppressed = 0
+        # the object storage of direct uploads and content redirects (_storage.FakeStorage)
+        self.storage: Any = None
         self._next: dict[str, int] = {}
 
     # -- ids ---------------------------------------------------------------------------------

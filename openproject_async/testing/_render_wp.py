@@ -108,6 +108,8 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
     links: JsonDict = {"attachments": {"href": base + "/attachments"}}
     if can_edit:
         links["addAttachment"] = {"href": base + "/attachments", "method": "post"}
+    if getattr(store.storage, "direct_uploads", False):
+        links["prepareAttachment"] = {"href": base + "/attachments/prepare", "method": "post"}
     links["fileLinks"] = {"href": base + "/file_links"}
     links["self"] = {"href": base, "title": subject}
     if can_edit:
