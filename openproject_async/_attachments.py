@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _sansio
 from ._links import Link
-from ._multipart import FileSource, MultipartBody, Source, guess_type
+from ._multipart import FileSource, MultipartBody, ProgressCallback, Source, guess_type
 from ._policy import safe_url
 from ._registry import ActionCall, special_link
 from ._resource import Resource
@@ -39,7 +39,7 @@ __all__ = ["Source", "upload", "upload_containerless"]
 class _File:
     """The checked arguments of one upload."""
 
-    __slots__ = ("description", "name", "source", "type")
+    __slots__ = ("description", "name", "progress", "source", "type")
 
     def __init__(
         self,
@@ -48,8 +48,10 @@ class _File:
         content_type: str | None,
         description: str | None,
         what: str,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.source = FileSource(source, what)
+        self.progress = progress
         name = file_name or self.source.name
         if not name:
             raise TypeError("give file_name= when uploading bytes or an unnamed file object")
@@ -114,6 +116,7 @@ async def _plain(
         file.source,
         file_name=file.name,
         file_type=file.type,
+        progress=file.progress,
     )
     doc = await _post(op, href, body, params)
     return None if doc is None else op.wrap(doc)
@@ -144,6 +147,7 @@ async def _direct(
         file.source,
         file_name=file.name,
         file_type=file.type,
+        progress=file.progress,
     )
     await _post(op, target, body, credentials=False)
     return await op.get(complete)
@@ -160,6 +164,7 @@ async def upload(
     params: Mapping[str, Any] | None = None,
     retry: bool | None = None,
     direct: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Resource | None:
     """Upload ``source`` through ``link`` (``addAttachment`` or ``prepareAttachment``).
 
@@ -168,8 +173,9 @@ async def upload(
     unknown); ``description`` is optional. When the resource also offers
     ``prepareAttachment`` (direct uploads to object storage) that is used, unless
     ``direct=False``. ``retry`` is accepted for symmetry: an upload is sent once.
+    ``progress(bytes_sent, size_or_None)`` is called as the file goes out.
     """
-    file = _File(source, file_name, content_type, description, link.rel)
+    file = _File(source, file_name, content_type, description, link.rel, progress)
     op = resource.session
     prepare = link if link.rel == "prepareAttachment" else None
     if prepare is None and direct is not False:
@@ -188,9 +194,10 @@ async def upload_containerless(
     content_type: str | None = None,
     description: str | None = None,
     direct: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> Resource:
     """``POST /api/v3/attachments`` (or, ``direct=True``, ``/api/v3/attachments/prepare``)."""
-    file = _File(source, file_name, content_type, description, "upload")
+    file = _File(source, file_name, content_type, description, "upload", progress)
     href = str(op.api_root) + "/attachments"
     if direct:
         return await _direct(op, href + "/prepare", file, None)

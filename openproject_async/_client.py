@@ -24,7 +24,7 @@ from . import (  # noqa: F401
     _schema,
 )
 from ._forms import Form, MergeCallback
-from ._multipart import Source
+from ._multipart import ProgressCallback, Source
 from ._registry import R, expect_kind
 from ._resource import Resource, wrap
 from ._schema import Schema
@@ -128,6 +128,7 @@ class OpenProject(Session):
         *,
         description: str | None = None,
         direct: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> Resource:
         """Upload a file without a container (``POST /api/v3/attachments``): the Attachment.
 
@@ -136,7 +137,8 @@ class OpenProject(Session):
         is guessed from the name. Claim it by passing it in ``attachments=[...]`` to a
         work package create or update (``submit``/``save``). ``direct=True`` uploads
         straight to the server's object storage (``/api/v3/attachments/prepare``; only
-        where the server is configured for direct uploads).
+        where the server is configured for direct uploads). ``progress(bytes_sent,
+        size_or_None)`` is called as the file goes out.
         """
         return await _attachments.upload_containerless(
             self,
@@ -145,6 +147,7 @@ class OpenProject(Session):
             content_type=content_type,
             description=description,
             direct=direct,
+            progress=progress,
         )
 
     # -- what resources reach through their session ----------------------------------

@@ -10,15 +10,19 @@ send it again. Memory stays at one chunk whatever the file's size.
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import mimetypes
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
+
+#: ``progress(file_bytes_sent, file_size_or_None)``, called as the file goes out.
+ProgressCallback = Callable[[int, int | None], None]
 
 #: Bytes read from a file at a time.
 CHUNK = 256 * 1024
@@ -55,7 +59,7 @@ class FileSource:
         elif isinstance(source, str | os.PathLike):
             self._path = Path(source)
             if not self._path.is_file():
-                raise FileNotFoundError(f"no file at {str(self._path)!r}")
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self._path))
             self.size = self._path.stat().st_size
             self.name = self._path.name
         elif callable(getattr(source, "read", None)):
@@ -119,7 +123,16 @@ def guess_type(name: str) -> str:
 class MultipartBody:
     """Fields (name, value, media type or None) in order, then the file part, if any."""
 
-    __slots__ = ("_head", "_source", "_tail", "boundary", "content_type", "rewindable", "size")
+    __slots__ = (
+        "_head",
+        "_progress",
+        "_source",
+        "_tail",
+        "boundary",
+        "content_type",
+        "rewindable",
+        "size",
+    )
 
     def __init__(
         self,
@@ -130,7 +143,9 @@ class MultipartBody:
         file_type: str = "application/octet-stream",
         file_field: str = "file",
         boundary: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
+        self._progress = progress
         b = boundary or f"openproject-async-{secrets.token_hex(16)}"
         self.boundary = b
         self.content_type = f"multipart/form-data; boundary={b}"
@@ -173,8 +188,12 @@ class MultipartBody:
     async def _chunks(self) -> AsyncIterator[bytes]:
         yield self._head
         if self._source is not None:
+            sent = 0
             async for chunk in self._source.chunks():
                 yield chunk
+                sent += len(chunk)
+                if self._progress is not None:
+                    self._progress(sent, self._source.size)
         yield self._tail
 
     async def read(self) -> bytes:
