@@ -6,6 +6,7 @@ atomic writes, claiming containerless attachments on create and on update.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import os
@@ -438,3 +439,28 @@ async def test_a_307_of_an_upload_from_a_stream_is_a_clear_error(
         with pytest.raises(ProtocolError, match="the body is a stream that was sent already"):
             await op.upload(Pipe(b"streamed"), file_name="s.bin")  # type: ignore[arg-type]
     assert bodies == []
+
+
+# -- the README's example -----------------------------------------------------------------------
+
+
+async def test_the_readme_files_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Files\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = [line[2:] for line in block.splitlines() if line.startswith("# ") and "[" in line]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build.log").write_bytes(b"all tests ok\n\n")
+    code = compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    async with (
+        FakeOpenProject(seed_size=3) as fake,
+        OpenProject(fake.url, api_key=fake.api_key) as session,
+    ):
+        project = await session.get(f"{API}/projects/1")
+        result = eval(code, {"op": session, "project": project})
+        if result is not None:
+            await result
+    assert capsys.readouterr().out.splitlines() == expected
+    assert (tmp_path / "copy.log").read_bytes() == b"all tests ok\n\n"

@@ -73,9 +73,11 @@ class FakeStorage:
 
     @property
     def origin(self) -> str:
+        """``http://host:port`` of the storage (another origin than the API server's)."""
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> Self:
+        """Start serving on a free port (stored in ``port``); returns self."""
         if self._runner is not None:
             return self
         app = web.Application(middlewares=[self._record], client_max_size=1024**3)
@@ -93,6 +95,7 @@ class FakeStorage:
         return self
 
     async def close(self) -> None:
+        """Stop serving (idempotent)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
