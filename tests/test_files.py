@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from openproject_async import Attachment, OpenProject
 from openproject_async.errors import DigestMismatch, NotFound, ProtocolError
-from openproject_async.testing import FakeOpenProject
+from openproject_async.testing import FakeOpenProject, Fault
 
 API = "/api/v3"
 MIB = 1024 * 1024
@@ -288,6 +288,30 @@ async def test_an_interrupted_download_leaves_the_target_as_it_was(
         await att.download(fresh, progress=stop_midway)
     assert not fresh.exists()
     assert names(tmp_path) == ["big.bin"]
+
+
+async def test_a_connection_cut_mid_download_leaves_no_file(
+    server: FakeOpenProject, op: OpenProject, tmp_path: Path
+) -> None:
+    att = await op.upload(payload(MIB + 1), file_name="cut.bin")
+    server.faults.add(Fault("truncate", path=r"/content$", times=1))
+    target = tmp_path / "cut.bin"
+    with pytest.raises(ProtocolError, match="the answer was cut off") as caught:
+        await att.download(target)
+    assert caught.value.transient is True
+    assert names(tmp_path) == []
+    assert await att.download(target) == MIB + 1  # the next try is whole
+    assert target.read_bytes() == payload(MIB + 1)
+
+
+async def test_prepare_attachment_is_an_upload_too(
+    server: FakeOpenProject, op: OpenProject
+) -> None:
+    server.direct_uploads = True
+    wp = await op.get(f"{API}/work_packages/2")
+    att = await wp.prepareAttachment(b"direct", file_name="d.txt")
+    assert (att.fileName, att.fileSize) == ("d.txt", 6)
+    assert server.store.attachments[att.id].content == b"direct"
 
 
 async def test_a_download_that_fails_on_the_server_leaves_no_file(
