@@ -21,6 +21,8 @@ imports one of the package's modules inside a function (tests/test_architecture.
                                                 go through the transport)
     _exchange                                   one API request as HTTP exchanges: headers,
                                                 credentials, redirects, re-auth, retries
+    _streaming                                  streamed exchanges: bodies from streams,
+                                                answers read in chunks
     _session                                    settings, lifecycle, URLs, merged GETs,
                                                 the schema cache
     _registry _document                         extension points of resources; a HAL
@@ -28,8 +30,9 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _resource                                   Resource: a HAL document and its links
     _collection                                 Collection: pages, async iteration
     _schema                                     Schema, Field, allowed values
-    _forms _custom_actions _attachments         writes and special links
-    _preview
+    _multipart                                  streamed multipart bodies (files from disk)
+    _forms _custom_actions _attachments         writes and special links, attachment
+    _preview _downloads                         uploads and downloads
     _changes _jobs                              change feeds; waiting for background jobs
     _client                                     OpenProject: session + resources
     webhooks notifications                      bots: verified webhook events and routing;
@@ -40,6 +43,7 @@ from . import errors, notifications, webhooks
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
 from ._client import OpenProject
 from ._collection import Collection, Progress
+from ._downloads import Attachment
 from ._error_map import error_class_for
 from ._forms import Form
 from ._links import UNDISCLOSED, Link
@@ -55,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "UNDISCLOSED",
     "ApiKey",
+    "Attachment",
     "BearerToken",
     "Collection",
     "Field",

@@ -15,10 +15,19 @@ from typing import Any, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
-from . import _attachments, _collection, _custom_actions, _forms, _preview, _schema  # noqa: F401
+from . import (  # noqa: F401
+    _attachments,
+    _collection,
+    _custom_actions,
+    _downloads,
+    _forms,
+    _preview,
+    _schema,
+)
 from ._changes import ChangeFeed
 from ._forms import Form, MergeCallback
 from ._jobs import wait_for_job
+from ._multipart import ProgressCallback, Source
 from ._registry import R, expect_kind
 from ._resource import Resource, wrap
 from ._schema import Schema
@@ -195,6 +204,36 @@ class OpenProject(Session):
         """
         return await wait_for_job(
             self, job, timeout=timeout, interval=interval, max_interval=max_interval
+        )
+
+    async def upload(
+        self,
+        source: Source,
+        file_name: str | None = None,
+        content_type: str | None = None,
+        *,
+        description: str | None = None,
+        direct: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> Resource:
+        """Upload a file without a container (``POST /api/v3/attachments``): the Attachment.
+
+        ``source`` is a path, bytes or a binary file object, streamed (memory does not
+        grow with the file). ``file_name`` defaults to the path's name, ``content_type``
+        is guessed from the name. Claim it by passing it in ``attachments=[...]`` to a
+        work package create or update (``submit``/``save``). ``direct=True`` uploads
+        straight to the server's object storage (``/api/v3/attachments/prepare``; only
+        where the server is configured for direct uploads). ``progress(bytes_sent,
+        size_or_None)`` is called as the file goes out.
+        """
+        return await _attachments.upload_containerless(
+            self,
+            source,
+            file_name=file_name,
+            content_type=content_type,
+            description=description,
+            direct=direct,
+            progress=progress,
         )
 
     # -- what resources reach through their session ----------------------------------

@@ -130,6 +130,10 @@ def place(
             body = merge(body, {name: value})
             continue
         field = schema.find(name) if schema is not None else None
+        if field is None and name == "attachments":
+            # claimed attachments: a link array the schema does not list (PROTOCOL.md 9)
+            body.setdefault("_links", {})["attachments"] = _attachment_links(value)
+            continue
         if field is None:
             if pending is None:
                 raise UnknownField(
@@ -161,6 +165,16 @@ def _place_guessed(body: dict[str, Any], pending: dict[str, Any], name: str, val
         body[_body.camel(name)] = {"raw": value}
     else:
         body[_body.camel(name)] = _body.scalar(value)
+
+
+def _attachment_links(value: Any) -> list[Any]:
+    """``attachments=[...]``: the whole set the container keeps (it replaces the old one)."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(
+            "attachments= takes a list of attachments (resources, Links or hrefs): the "
+            f"container's whole set, not {type(value).__name__}"
+        )
+    return [_body.link_value(v) for v in value]
 
 
 def _link_for(field: Field, value: Any, choices: Choices) -> Any:

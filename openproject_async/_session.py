@@ -15,6 +15,7 @@ import asyncio
 import os
 import warnings
 from collections.abc import Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -34,6 +35,7 @@ from ._policy import (
     safe_url,
 )
 from ._retry import RetryPolicy
+from ._streaming import Streamed, open_stream
 from ._transport import AiohttpTransport, Transport
 from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
 
@@ -302,6 +304,33 @@ class Session:
         if not isinstance(answer, str):  # pragma: no cover - text requests answer text
             raise ProtocolError("expected a text answer", url=safe_url(req.url))
         return answer
+
+    def _stream(
+        self,
+        method: str,
+        href: str | URL,
+        *,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        credentials: bool = True,
+        follow: bool = True,
+    ) -> AbstractAsyncContextManager[Streamed]:
+        """A streamed exchange (``async with op._stream(...) as answer``): the body may be
+        an async iterable, the answer is read with ``answer.iter_chunks()`` (``_streaming``).
+
+        ``credentials=False`` (a URL the server handed out, e.g. a storage upload form):
+        nothing of the session's (credentials, cookies, extra headers) is sent, and the
+        cross-origin policy does not apply.
+        """
+        self._check_open()
+        url = self.resolve(href)
+        if params:
+            url = url.update_query(_sansio.encode_params(params))
+        if credentials:
+            self._origin.check(method, url)
+        req = ApiRequest(method.upper(), url, data=data, headers=headers)
+        return open_stream(self._exchange, req, credentials=credentials, follow=follow)
 
     def _api_request(
         self,

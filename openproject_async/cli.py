@@ -212,7 +212,61 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="template variables, and query parameters of the last request",
     )
+    _file_commands(add)
     return parser
+
+
+def _file_commands(add: Any) -> None:
+    """``download`` and ``upload`` (``_cli/_files.py``)."""
+    download = add(
+        "download",
+        "download an attachment's content (atomically, digest-checked), e.g. "
+        "download /api/v3/attachments/7 -o file",
+    )
+    download.add_argument("href", metavar="HREF", help="the attachment (attachments/7)")
+    download.add_argument(
+        "-o", "--output", metavar="FILE", help="default: its file name here; - for stdout"
+    )
+    upload = add(
+        "upload",
+        "upload a file, e.g. upload FILE --to /api/v3/work_packages/42 (without --to: a "
+        "containerless attachment, to claim later)",
+    )
+    upload.add_argument("file", metavar="FILE")
+    upload.add_argument("--to", metavar="HREF", help="the container (work_packages/42)")
+    upload.add_argument("--description", help="the attachment's description")
+    upload.add_argument("--name", help="file name to store (default: FILE's name)")
+    upload.add_argument("--content-type", help="default: guessed from the name")
+    for p in (download, upload):
+        shown = p.add_mutually_exclusive_group()
+        shown.add_argument(
+            "--progress",
+            dest="progress",
+            action="store_true",
+            default=None,
+            help="show a progress bar on stderr (default: when stderr is a terminal)",
+        )
+        shown.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+async def _files(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cli._files import run_download, run_upload
+
+    async with _config(args).session() as op:
+        if args.command == "download":
+            href = normalize_href(args.href)
+            return await run_download(op, href, args.output, out, err, progress=args.progress)
+        return await run_upload(
+            op,
+            args.file,
+            normalize_href(args.to) if args.to else None,
+            out,
+            err,
+            description=args.description,
+            file_name=args.name,
+            content_type=args.content_type,
+            progress=args.progress,
+        )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -320,6 +374,8 @@ async def _dispatch(
         return await _demo(args, out, err)
     if args.command == "export":
         return await _export(args, err, interruption)
+    if args.command in ("download", "upload"):
+        return await _files(args, out, err)
     return await _browse(args, out, err)
 
 

@@ -2,7 +2,8 @@
 
     OpenProjectError                  base of everything below
     ├── ProtocolError                 the answer is not a HAL document we can use
-    │   └── UnexpectedResource        not the kind asked for with expect= (also TypeError)
+    │   ├── UnexpectedResource        not the kind asked for with expect= (also TypeError)
+    │   └── DigestMismatch            downloaded content differs from the attachment's digest
     ├── TransportError                the HTTP exchange itself failed
     │   ├── ConnectionFailed          could not connect / connection lost before an answer
     │   ├── RequestTimeout            no answer within the timeout
@@ -111,6 +112,7 @@ __all__ = [
     "ChangesUnsupported",
     "ConnectionFailed",
     "CrossOriginRefused",
+    "DigestMismatch",
     "FormInvalid",
     "InsecureTransportWarning",
     "InsufficientScope",
@@ -199,6 +201,22 @@ class ProtocolError(OpenProjectError):
 
 class UnexpectedResource(ProtocolError, TypeError):
     """The answer is not the kind of resource the caller asked for with ``expect=``."""
+
+
+class DigestMismatch(ProtocolError):
+    """Downloaded content does not match the attachment's ``digest`` (nothing was kept).
+
+    ``algorithm`` (``md5``), ``expected`` (the server's hash) and ``actual`` (the hash of
+    what arrived), hex.
+    """
+
+    def __init__(
+        self, message: str, *, algorithm: str, expected: str, actual: str, url: str | None = None
+    ) -> None:
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message, url=url)
 
 
 class TransportError(OpenProjectError):

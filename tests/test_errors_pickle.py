@@ -24,6 +24,7 @@ from openproject_async.errors import (
     ActionUnavailable,
     APIError,
     ConnectionFailed,
+    DigestMismatch,
     FormInvalid,
     InvalidQuery,
     JobFailed,
@@ -147,7 +148,7 @@ def test_every_class_of_the_module_is_exported() -> None:
         todo.extend(cls.__subclasses__())
         if cls.__module__ == errors.__name__ and "_member_kind" not in vars(cls):
             assert cls in defined, cls
-    assert len(defined) == 51
+    assert len(defined) == 52
 
 
 def _member(cls: type[APIError], n: int) -> APIError:
@@ -207,6 +208,13 @@ FACTORIES: dict[type, Callable[[Any], BaseException]] = {
         relations=["project", "status"],
     ),
     UnknownField: lambda cls: cls("Story pointz", ["subject", "customField1 (Story points)"]),
+    DigestMismatch: lambda cls: cls(
+        "content of attachment 7 does not match its md5 digest",
+        algorithm="md5",
+        expected="0" * 32,
+        actual="f" * 32,
+        url="https://op.example.com/api/v3/attachments/7/content",
+    ),
     APIError: _api_error,
     FormInvalid: _form_invalid,
     JobFailed: lambda cls: cls(

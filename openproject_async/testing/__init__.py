@@ -25,6 +25,7 @@ from ._faults import Fault, FaultSet, InjectedFault
 from ._http import RecordedRequest
 from ._main import serve
 from ._server import FakeOpenProject
+from ._storage import FakeStorage
 
 if TYPE_CHECKING:
     from ._mock import MockTransport
@@ -42,6 +43,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "FakeOpenProject",
+    "FakeStorage",
     "Fault",
     "FaultSet",
     "InjectedFault",

@@ -237,7 +237,9 @@ def _enforce_content_type(request: web.Request, path: str) -> None:
         return  # the endpoint checks for text/plain itself
     if lowered.startswith(_JSON_TYPES):
         return
-    if lowered.startswith("multipart/form-data") and path.endswith("/attachments"):
+    if lowered.startswith("multipart/form-data") and path.endswith(
+        ("/attachments", "/attachments/prepare")
+    ):
         return
     raise ApiError(
         415,
@@ -335,6 +337,7 @@ def build_app(state: ServerState) -> web.Application:
     route("POST", f"{w}/{{id}}/relations", x.create_relation)
     route("GET", f"{w}/{{id}}/attachments", att.list_wp_attachments)
     route("POST", f"{w}/{{id}}/attachments", att.add_wp_attachment)
+    route("POST", f"{w}/{{id}}/attachments/prepare", att.prepare_wp_attachment)
     route("GET", f"{w}/{{id}}/revisions", x.list_revisions)
     route("GET", f"{w}/{{id}}/file_links", sto.list_file_links)
     route("POST", f"{w}/{{id}}/file_links", sto.create_file_links)
@@ -355,6 +358,8 @@ def build_app(state: ServerState) -> web.Application:
     route("PATCH", f"{api}/relations/{{id}}", x.patch_relation)
     route("DELETE", f"{api}/relations/{{id}}", x.delete_relation)
     route("POST", f"{api}/attachments", att.add_attachment)
+    route("POST", f"{api}/attachments/prepare", att.prepare_attachment)
+    route("GET", f"{api}/attachments/{{id}}/uploaded", att.upload_finished)
     route("GET", f"{api}/attachments/{{id}}", att.get_attachment)
     route("GET", f"{api}/attachments/{{id}}/content", att.attachment_content)
     route("DELETE", f"{api}/attachments/{{id}}", att.delete_attachment)

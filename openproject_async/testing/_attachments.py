@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email.parser import BytesHeaderParser
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -27,7 +28,8 @@ from ._http import (
     hal,
     int_param,
 )
-from ._render import Ctx
+from ._render import NULL_LINK, Ctx, JsonDict, fmt_dt, formattable
+from ._storage import FakeStorage, PendingUpload, StoredObject
 from ._workpackages import permitted_wp, visible_wp
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +162,9 @@ async def get_attachment(request: web.Request) -> web.Response:
 async def attachment_content(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     attachment = _visible_attachment(ctx, int_param(request))
+    redirect = content_redirect(ctx, attachment)
+    if redirect is not None:
+        return redirect
     return web.Response(
         body=attachment.content,
         content_type=attachment.content_type.split(";")[0],
@@ -175,3 +180,124 @@ async def delete_attachment(request: web.Request) -> web.Response:
         raise missing_permission("delete this attachment")
     del ctx.store.attachments[attachment.id]
     return web.Response(status=204)
+
+
+# ---------------------------------------------------------------------------------------------
+# Direct uploads (prepare -> storage -> uploaded) and content from the storage
+
+
+def _storage(ctx: Ctx) -> FakeStorage | None:
+    storage = getattr(ctx.store, "storage", None)
+    return storage if isinstance(storage, FakeStorage) else None
+
+
+def _metadata_only(parts: list[tuple[dict[str, str], bytes]]) -> dict[str, Any]:
+    names = [_disposition(h).get("name") for h, _ in parts]
+    if names != ["metadata"]:
+        raise invalid_body(f"The prepare request takes one part, 'metadata'; got {names}.")
+    try:
+        metadata = orjson.loads(parts[0][1])
+    except orjson.JSONDecodeError:
+        raise invalid_body("The metadata part is not valid JSON.") from None
+    if not isinstance(metadata, dict):
+        raise invalid_body("The metadata part was not a single JSON object.")
+    return metadata
+
+
+async def _prepare(request: web.Request, container: WorkPackage | None) -> web.Response:
+    ctx = ctx_of(request)
+    storage = _storage(ctx)
+    if storage is None or not storage.direct_uploads:
+        raise ApiError(
+            422, "PropertyConstraintViolation", "Direct uploads are not enabled.", attribute="base"
+        )
+    content_type = request.headers.get("Content-Type", "")
+    metadata = _metadata_only(parse_multipart(await request.read(), content_type))
+    file_name = metadata.get("fileName")
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise ApiError(
+            422, "PropertyConstraintViolation", "File name can't be blank.", attribute="fileName"
+        )
+    size = metadata.get("fileSize")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ApiError(
+            422, "PropertyConstraintViolation", "File size is invalid.", attribute="fileSize"
+        )
+    description = metadata.get("description")
+    att = Attachment(
+        id=ctx.store.next_id("attachment"),
+        container_id=container.id if container else 0,
+        file_name=file_name,
+        content_type=str(metadata.get("contentType") or "application/octet-stream"),
+        content=b"",
+        description=str(description.get("raw") or "") if isinstance(description, dict) else "",
+        author_id=ctx.user.id,
+        created_at=utcnow(),
+    )
+    key = f"uploads/{att.id}/{file_name}"
+    storage.pending[att.id] = PendingUpload(att, key)
+    api = ctx.api
+    links: JsonDict = {
+        "self": {"href": f"{api}/attachments/{att.id}", "title": file_name},
+        "author": {"href": f"{api}/users/{ctx.user.id}", "title": ctx.user.name},
+        "container": {"href": f"{api}/work_packages/{container.id}"} if container else NULL_LINK,
+        "addAttachment": storage.upload_form(key),
+        "delete": {"href": f"{api}/attachments/{att.id}/upload", "method": "delete"},
+        "staticDownloadLocation": {"href": f"{api}/attachments/{att.id}/content"},
+        "downloadLocation": {"href": storage.presigned_url(key)},
+        "completeUpload": {"href": f"{api}/attachments/{att.id}/uploaded"},
+    }
+    doc: JsonDict = {
+        "_type": "AttachmentUpload",
+        "id": att.id,
+        "fileName": file_name,
+        "description": formattable(att.description, "plain"),
+        "createdAt": fmt_dt(att.created_at),
+        "_links": links,
+    }
+    return hal(doc, status=201)
+
+
+async def prepare_attachment(request: web.Request) -> web.Response:
+    """``POST /api/v3/attachments/prepare``: a containerless direct upload."""
+    return await _prepare(request, None)
+
+
+async def prepare_wp_attachment(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wp = permitted_wp(ctx, int_param(request), EDIT_WP, "add attachments to this work package")
+    return await _prepare(request, wp)
+
+
+async def upload_finished(request: web.Request) -> web.Response:
+    """``GET /api/v3/attachments/{id}/uploaded``: 404 until the file is on the storage."""
+    ctx = ctx_of(request)
+    storage = _storage(ctx)
+    pending = storage.pending.get(int_param(request)) if storage is not None else None
+    if pending is None or storage is None or pending.attachment.author_id != ctx.user.id:
+        raise not_found("attachment")
+    stored = storage.objects.get(pending.key)
+    if stored is None:
+        raise not_found("attachment")
+    att = pending.attachment
+    att.content = stored.content
+    del storage.pending[att.id]
+    ctx.store.attachments[att.id] = att
+    wp = ctx.store.work_packages.get(att.container_id)
+    if wp is not None:
+        ctx.store.touch(wp)
+        ctx.store.journal(wp, ctx.user.id, comment="", details=[f"File {att.file_name} added"])
+    return hal(rw.attachment(ctx, att))
+
+
+def content_redirect(ctx: Ctx, attachment: Attachment) -> web.Response | None:
+    """With ``content_redirect`` on: 302 to a pre-signed storage URL (as with fog storage)."""
+    storage = _storage(ctx)
+    if storage is None or not storage.content_redirect:
+        return None
+    key = f"attachments/{attachment.id}/{attachment.file_name}"
+    storage.objects[key] = StoredObject(attachment.content, attachment.content_type)
+    return web.Response(
+        status=302,
+        headers={"Location": storage.presigned_url(key), "Cache-Control": "public, max-age=290"},
+    )

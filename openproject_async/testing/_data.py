@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from ._model import (
     ADD_NOTES,
@@ -139,6 +140,8 @@ class Store:
         self.oauth_tokens: dict[str, OAuthToken] = {}
         self.notifications_sent = 0
         self.notifications_suppressed = 0
+        # the object storage of direct uploads and content redirects (_storage.FakeStorage)
+        self.storage: Any = None
         self._next: dict[str, int] = {}
 
     # -- ids ---------------------------------------------------------------------------------

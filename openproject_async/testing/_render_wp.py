@@ -111,6 +111,8 @@ def work_package(ctx: Ctx, wp: WorkPackage, *, embed: bool = False) -> JsonDict:
     links: JsonDict = {"attachments": {"href": base + "/attachments"}}
     if can_edit:
         links["addAttachment"] = {"href": base + "/attachments", "method": "post"}
+    if getattr(store.storage, "direct_uploads", False):
+        links["prepareAttachment"] = {"href": base + "/attachments/prepare", "method": "post"}
     if VIEW_FILE_LINKS in perms:
         links["fileLinks"] = {"href": base + "/file_links"}
     if MANAGE_FILE_LINKS in perms:

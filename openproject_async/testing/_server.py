@@ -17,6 +17,7 @@ from ._data import Store, WorkPackage, utcnow
 from ._faults import FaultSet
 from ._http import Config, RecordedRequest, ServerState
 from ._seed import seed
+from ._storage import FakeStorage
 
 
 class FakeOpenProject(BotsMixin):
@@ -38,6 +39,11 @@ class FakeOpenProject(BotsMixin):
     * ``token_lifetime`` -- OAuth access token lifetime in seconds.
     * ``compress`` -- gzip/deflate responses when the client accepts it.
     * ``key_seed`` -- varies the (otherwise fixed) API keys, tokens and OAuth secrets.
+    * ``direct_uploads`` -- work packages offer ``prepareAttachment``: uploads go to a
+      fake object storage on a second loopback origin (:attr:`storage`), then complete.
+    * ``content_redirect`` -- ``/attachments/{id}/content`` answers 302 to a pre-signed
+      URL on that storage (as with S3/fog storage) instead of the content.
+      Either starts the storage; both can then be switched while running.
 
     ``faults`` injects errors (see ``Fault``); ``requests`` records every request.
     """
@@ -56,6 +62,8 @@ class FakeOpenProject(BotsMixin):
         host: str = "127.0.0.1",
         port: int = 0,
         key_seed: int = 0,
+        direct_uploads: bool = False,
+        content_redirect: bool = False,
     ) -> None:
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path must start with '/' and not end with '/'")
@@ -77,6 +85,7 @@ class FakeOpenProject(BotsMixin):
         self._state = ServerState(store=self.store, config=self.config)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
+        self._storage_flags = (direct_uploads, content_redirect)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -91,6 +100,10 @@ class FakeOpenProject(BotsMixin):
         state.closing = asyncio.Event()
         limit = self.config.max_concurrent_requests
         state.semaphore = asyncio.Semaphore(limit) if limit else None
+        if any(self._storage_flags) and self.store.storage is None:
+            storage = FakeStorage(self.host)
+            storage.direct_uploads, storage.content_redirect = self._storage_flags
+            self.store.storage = await storage.start()
         app = build_app(state)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -111,6 +124,9 @@ class FakeOpenProject(BotsMixin):
         self._state.closing.set()
         await self._close_webhooks()
         await runner.cleanup()
+        storage, self.store.storage = self.store.storage, None
+        if storage is not None:
+            await storage.close()
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -199,6 +215,37 @@ class FakeOpenProject(BotsMixin):
         return aiohttp.ClientSession(base_url=self.origin, headers=headers, **kwargs)
 
     # -- knobs and stats ---------------------------------------------------------------------
+
+    @property
+    def storage(self) -> FakeStorage | None:
+        """The fake object storage (started by ``direct_uploads``/``content_redirect``)."""
+        storage = self.store.storage
+        return storage if isinstance(storage, FakeStorage) else None
+
+    def _running_storage(self) -> FakeStorage:
+        if self.storage is None:
+            raise RuntimeError(
+                "no storage: start the server with direct_uploads=True or content_redirect=True"
+            )
+        return self.storage
+
+    @property
+    def direct_uploads(self) -> bool:
+        """Do work packages offer ``prepareAttachment`` (uploads to the storage)?"""
+        return bool(self.storage and self.storage.direct_uploads)
+
+    @direct_uploads.setter
+    def direct_uploads(self, value: bool) -> None:
+        self._running_storage().direct_uploads = value
+
+    @property
+    def content_redirect(self) -> bool:
+        """Does ``/content`` answer 302 to the storage (instead of the content)?"""
+        return bool(self.storage and self.storage.content_redirect)
+
+    @content_redirect.setter
+    def content_redirect(self, value: bool) -> None:
+        self._running_storage().content_redirect = value
 
     @property
     def faults(self) -> FaultSet:
