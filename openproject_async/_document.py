@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ._error_base import did_you_mean
 from ._links import Link, parse_links
 from .errors import ActionUnavailable, ProtocolError
 
@@ -66,9 +67,10 @@ class HalDocument:
         try:
             return self._data[name]
         except KeyError:
+            props = list(self.properties)
             raise KeyError(
-                f"{self._label()} has no property {name!r}; properties: "
-                f"{', '.join(self.properties) or 'none'}"
+                f"{self._label()} has no property {name!r}{did_you_mean(name, props)}; "
+                f"properties: {', '.join(props) or 'none'}"
             ) from None
 
     def get(self, name: str, default: Any = None) -> Any:

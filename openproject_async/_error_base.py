@@ -5,6 +5,7 @@ The whole tree, and where to import it from, is :mod:`openproject_async.errors`.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 URN_PREFIX = "urn:openproject-org:api:v3:errors:"
@@ -39,3 +40,14 @@ def _rebuild(cls: type[OpenProjectError], args: tuple[Any, ...]) -> OpenProjectE
 
 
 OpenProjectError.__module__ = _rebuild.__module__ = "openproject_async.errors"
+
+
+def did_you_mean(word: str, candidates: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for close candidates (ignoring case), else ``""``."""
+    folded: dict[str, str] = {}
+    for c in candidates:
+        folded.setdefault(c.casefold(), c)
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=3, cutoff=0.75)
+    if not close or word in candidates:
+        return ""
+    return "; did you mean " + " or ".join(repr(folded[c]) for c in close) + "?"

@@ -73,7 +73,11 @@ class Resource(HalDocument):
             bound.__doc__ = f"{link.method} {link.href} (link {name!r})"
             return bound
         raise ActionUnavailable(
-            name, resource=self._label(), actions=self.actions(), relations=self.relations()
+            name,
+            resource=self._label(),
+            actions=self.actions(),
+            relations=self.relations(),
+            properties=[k for k in data if k not in _META],
         )
 
     def __dir__(self) -> list[str]:

@@ -17,7 +17,7 @@ from ._collection import Collection
 from ._links import Link
 from ._registry import register_kind
 from ._resource import Resource
-from .errors import ProtocolError, SchemaNotLoaded, UnknownField
+from .errors import ProtocolError, SchemaNotLoaded, UnknownField, UnknownValue
 
 if TYPE_CHECKING:
     from ._client import OpenProject
@@ -220,12 +220,7 @@ class Field:
                 if any(n.casefold() == wanted for n in names):
                     found[item.href] = names[0]
         if not found:
-            listed = list(dict.fromkeys(offered))
-            if not listed:
-                listed = ["(the schema lists no allowed values)"]
-            elif len(listed) > 30:
-                listed = [*listed[:30], f"... ({len(listed) - 30} more)"]
-            raise UnknownField(f"{value!r} (a value for {self.name})", listed)
+            raise UnknownValue(value, field=self.name, allowed=list(dict.fromkeys(offered)))
         if len(found) > 1:
             raise ValueError(
                 f"{value!r} matches several allowed values of {self.name}: "

@@ -18,6 +18,8 @@
     │   ├── CrossOriginRefused        a write to another origin, refused by policy
     │   └── InvalidHref               not an http(s) URL we can request (also ValueError)
     ├── UnknownField                  a custom field name the schema does not have
+    ├── UnknownValue                  a value by name that is not allowed (also ValueError)
+    ├── WrongEventLoop                the session used from another event loop
     ├── SchemaNotLoaded               field(name) before load_schema() fetched the schema
     ├── ChangesUnsupported            op.changes() on a collection without updatedAt
     ├── JobFailed                     a background job ended without success
@@ -102,6 +104,7 @@ from ._error_base import (
     URN_PREFIX,
     OpenProjectError,
     _rebuild,  # noqa: F401
+    did_you_mean,
 )
 
 __all__ = [
@@ -156,8 +159,10 @@ __all__ = [
     "Unauthenticated",
     "UnexpectedResource",
     "UnknownField",
+    "UnknownValue",
     "UnprocessableContent",
     "UpdateConflict",
+    "WrongEventLoop",
     "expand",
 ]
 
@@ -317,14 +322,19 @@ class ActionUnavailable(LinkError, KeyError, AttributeError):
         resource: str = "resource",
         actions: list[str] | None = None,
         relations: list[str] | None = None,
+        properties: list[str] | None = None,
     ) -> None:
         self.rel = rel
         self.actions = actions or []
         self.relations = relations or []
-        msg = (
-            f"{resource} has no link {rel!r}: the server does not offer it now "
-            "(an absent action link means it is not permitted or not possible in this state)"
-        )
+        if properties is None:  # asked for as a link
+            msg = (
+                f"{resource} has no link {rel!r}: the server does not offer it now "
+                "(an absent action link means it is not permitted or not possible in this state)"
+            )
+        else:  # asked for as an attribute: a typo is likelier than a permission
+            msg = f"{resource} has neither a property nor a link {rel!r}"
+        msg += did_you_mean(rel, [*self.actions, *self.relations, *(properties or [])])
         msg += f"; actions: {', '.join(self.actions) or 'none'}"
         msg += f"; relations: {', '.join(self.relations) or 'none'}"
         self.message = msg
@@ -361,7 +371,12 @@ class UnknownField(OpenProjectError, KeyError):
     def __init__(self, name: str, available: list[str]) -> None:
         self.name = name
         self.available = available
-        self.message = f"unknown field {name!r}; the schema has: {', '.join(available)}"
+        # "customField1 (Story points)": the key and the human name are both candidates
+        names = [part for a in available for part in a.removesuffix(")").split(" (", 1)]
+        self.message = (
+            f"unknown field {name!r}{did_you_mean(name, names)}; "
+            f"the schema has: {', '.join(available)}"
+        )
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -394,3 +409,32 @@ class JobFailed(OpenProjectError):
         self.payload = payload
         what = f"job {job_id}" if job_id else "the job"
         super().__init__(f"{what} ended with status {status!r}: {message or 'no message'}")
+
+
+class UnknownValue(OpenProjectError, ValueError):
+    """A value given by name (``type="Task"``) that is not among the field's allowed values.
+
+    ``value`` is the name given, ``field`` the field's human name, ``allowed`` the names
+    on offer (shortened in the message when there are many).
+    """
+
+    def __init__(self, value: str, *, field: str, allowed: list[str]) -> None:
+        self.value = value
+        self.field = field
+        self.allowed = allowed
+        shown = (
+            allowed if len(allowed) <= 30 else [*allowed[:30], f"... ({len(allowed) - 30} more)"]
+        )
+        super().__init__(
+            f"{value!r} is not an allowed value of {field}{did_you_mean(value, allowed)}; "
+            f"allowed: {', '.join(shown) or '(the schema lists none)'}"
+        )
+
+
+class WrongEventLoop(OpenProjectError, RuntimeError):
+    """The session was used from another event loop than the one it started in.
+
+    A session (its connections, locks and tasks) belongs to one event loop: open it with
+    ``async with OpenProject(...)`` inside the loop that uses it, e.g. in the coroutine
+    given to ``asyncio.run()``, not across two ``asyncio.run()`` calls.
+    """

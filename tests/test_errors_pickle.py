@@ -36,6 +36,7 @@ from openproject_async.errors import (
     ProtocolError,
     TransportError,
     UnknownField,
+    UnknownValue,
     UpdateConflict,
 )
 from openproject_async.testing import FakeOpenProject, MockTransport
@@ -148,7 +149,7 @@ def test_every_class_of_the_module_is_exported() -> None:
         todo.extend(cls.__subclasses__())
         if cls.__module__ == errors.__name__ and "_member_kind" not in vars(cls):
             assert cls in defined, cls
-    assert len(defined) == 52
+    assert len(defined) == 54
 
 
 def _member(cls: type[APIError], n: int) -> APIError:
@@ -217,6 +218,7 @@ FACTORIES: dict[type, Callable[[Any], BaseException]] = {
     ),
     APIError: _api_error,
     FormInvalid: _form_invalid,
+    UnknownValue: lambda cls: cls("Tsak", field="Type", allowed=["Task", "Bug"]),
     JobFailed: lambda cls: cls(
         "Identifier has already been taken.",
         status="failure",
@@ -269,7 +271,8 @@ def test_the_built_instances_carry_what_they_should() -> None:
     assert field.name == "Story pointz"
     assert field.available == ["subject", "customField1 (Story points)"]
     assert str(field) == (
-        "unknown field 'Story pointz'; the schema has: subject, customField1 (Story points)"
+        "unknown field 'Story pointz'; did you mean 'Story points'?; "
+        "the schema has: subject, customField1 (Story points)"
     )
     transport = pickle.loads(pickle.dumps(build(errors.TimeoutOutcomeUnknown)))
     assert (transport.url, transport.method, transport.transient, transport.attempts) == (

@@ -23,6 +23,7 @@ from openproject_async.errors import (
     NotFound,
     PropertyConstraintViolation,
     UnknownField,
+    UnknownValue,
     UpdateConflict,
 )
 from openproject_async.testing import FakeOpenProject
@@ -219,8 +220,11 @@ async def test_unknown_name_sends_no_commit(server: FakeOpenProject, op: OpenPro
     with pytest.raises(UnknownField, match="customField1 \\(Story points\\)"):
         await project.submit("createWorkPackage", subject="x", type="Task", fields={"Points": 1})
     assert bodies(server, "POST", f"{API}/projects/1/work_packages") == []
-    with pytest.raises(UnknownField, match="Feature"):
+    with pytest.raises(UnknownValue, match="Feature") as bad:
         await project.submit("createWorkPackage", subject="x", type="Epic")
+    assert isinstance(bad.value, ValueError)
+    assert (bad.value.value, bad.value.field) == ("Epic", "Type")
+    assert bad.value.allowed == ["Task", "Milestone", "Phase", "Feature", "Bug"]
 
 
 async def test_allowed_values_from_every_source(server: FakeOpenProject, op: OpenProject) -> None:
@@ -260,7 +264,7 @@ async def test_invalid_form_surfaces_every_error_and_commits_nothing(
     assert len(again.value.errors) == 2
     assert [r.path for r in server.requests if not r.path.endswith("/form")] == []
     # choosing a type by name checks the project's allowed values before anything is sent
-    with pytest.raises(UnknownField, match="Task, Feature, Bug"):
+    with pytest.raises(UnknownValue, match="Task, Feature, Bug"):
         await scrum.createWorkPackage(subject="x", type="Milestone")
 
 

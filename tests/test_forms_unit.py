@@ -20,6 +20,7 @@ from openproject_async.errors import (
     MultipleErrors,
     PropertyConstraintViolation,
     UnknownField,
+    UnknownValue,
 )
 
 from .docs import link, user
@@ -364,9 +365,14 @@ async def test_choose_by_name(mocked: aioresponses, op: OpenProject) -> None:
     assert await schema["type"].choose("feature") == f"{API}/types/4"  # titles: no request
     assert await schema["Customer"].choose("ACME corp") == f"{API}/custom_options/11"
     assert mocked.requests == {}
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as bad:
         await schema["type"].choose("Bug")
-    assert "Task, Feature" in str(info.value)
+    assert str(bad.value) == "'Bug' is not an allowed value of Type; allowed: Task, Feature"
+    with pytest.raises(UnknownValue) as typo:
+        await schema["type"].choose("Feture")
+    assert str(typo.value) == (
+        "'Feture' is not an allowed value of Type; did you mean 'Feature'?; allowed: Task, Feature"
+    )
     url = f"{BASE}{API}/projects/3/available_assignees?pageSize=-1"
     twins = [user(5, "Ada Lovelace"), user(6, "Ada Lovelace"), user(7, "Grace Hopper")]
     mocked.get(
