@@ -47,6 +47,13 @@ def check_settings(max_concurrency: Any, retry: Any, cross_origin: Any) -> None:
         )
 
 
+def check_size(size: Any) -> int | None:
+    """``max_response_size``: bytes >= 1, or None (no cap)."""
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise ValueError(f"max_response_size must be an int >= 1 (bytes) or None, got {size!r}")
+    return size
+
+
 def client_timeout(
     timeout: aiohttp.ClientTimeout | float | None, connect: float, read: float
 ) -> aiohttp.ClientTimeout:

@@ -24,8 +24,15 @@ from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
-from ._config import API_PATH, base_url_of, check_settings, client_timeout, timeouts_of
-from ._exchange import Exchange
+from ._config import (
+    API_PATH,
+    base_url_of,
+    check_settings,
+    check_size,
+    client_timeout,
+    timeouts_of,
+)
+from ._exchange import MAX_RESPONSE_SIZE, Exchange
 from ._policy import (
     ApiRequest,
     CrossOriginPolicy,
@@ -85,9 +92,9 @@ class Session:
         headers: Mapping[str, str] | None = None,
         http_session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = MAX_RESPONSE_SIZE,
     ) -> None:
-        given = [a for a in (api_key, token, oauth, auth) if a is not None]
-        if len(given) > 1:
+        if sum(a is not None for a in (api_key, token, oauth, auth)) > 1:
             raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
         if transport is not None and http_session is not None:
             raise TypeError("give either transport= or http_session=, not both")
@@ -125,6 +132,7 @@ class Session:
             extra_headers=dict(headers or {}),
             limit=asyncio.Semaphore(max_concurrency),
             stats=self.stats,
+            max_response_size=check_size(max_response_size),
         )
         self._warn_insecure()
 
@@ -186,6 +194,15 @@ class Session:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         await self.transport.aclose()
+
+    @property
+    def max_response_size(self) -> int | None:
+        """Bytes an answer may have, decoded (None: no cap); more raises ResponseTooLarge."""
+        return self._exchange.max_response_size
+
+    @max_response_size.setter
+    def max_response_size(self, size: int | None) -> None:
+        self._exchange.max_response_size = check_size(size)
 
     @property
     def closed(self) -> bool:

@@ -2,7 +2,8 @@
 
     OpenProjectError                  base of everything below
     ├── ProtocolError                 the answer is not a HAL document we can use
-    │   └── UnexpectedResource        not the kind asked for with expect= (also TypeError)
+    │   ├── UnexpectedResource        not the kind asked for with expect= (also TypeError)
+    │   └── ResponseTooLarge          the answer is larger than max_response_size
     ├── TransportError                the HTTP exchange itself failed
     │   ├── ConnectionFailed          could not connect / connection lost before an answer
     │   ├── RequestTimeout            no answer within the timeout
@@ -138,6 +139,7 @@ __all__ = [
     "ProtocolError",
     "RequestTimeout",
     "ResourceTypeMismatch",
+    "ResponseTooLarge",
     "SchemaNotLoaded",
     "SessionClosed",
     "Throttled",
@@ -193,6 +195,16 @@ class ProtocolError(OpenProjectError):
 
 class UnexpectedResource(ProtocolError, TypeError):
     """The answer is not the kind of resource the caller asked for with ``expect=``."""
+
+
+class ResponseTooLarge(ProtocolError):
+    """The answer (decoded: after gzip/deflate) is larger than the session's ``max_response_size``.
+
+    Reading stopped at the cap, so memory never held more than that. ``limit`` is the cap
+    in bytes, ``url`` the URL that answered.
+    """
+
+    limit: int | None = None
 
 
 class TransportError(OpenProjectError):
