@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
@@ -88,13 +88,33 @@ class OpenProject(Session):
         """The API root ``/api/v3``."""
         return await self.get(str(self.api_root))
 
+    @overload
     async def get_many(
-        self, hrefs: Iterable[str], *, concurrency: int | None = None
-    ) -> list[Resource]:
+        self,
+        hrefs: Iterable[str],
+        *,
+        concurrency: int | None = None,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Resource]: ...
+
+    @overload
+    async def get_many(
+        self, hrefs: Iterable[str], *, concurrency: int | None = None, return_exceptions: bool
+    ) -> list[Resource | Exception]: ...
+
+    async def get_many(
+        self,
+        hrefs: Iterable[str],
+        *,
+        concurrency: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Resource] | list[Resource | Exception]:
         """GET several hrefs at once (at most ``concurrency`` in flight), results in input order.
 
         ``concurrency`` defaults to the session's ``max_concurrency`` (which caps it anyway).
-        The first failure raises and cancels the requests still in flight.
+        The first failure raises and cancels the requests still in flight; with
+        ``return_exceptions=True`` every request runs and each failure takes its place in
+        the list (as ``asyncio.gather`` does).
         """
         if concurrency is not None and (
             not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
@@ -109,6 +129,14 @@ class OpenProject(Session):
             async with limit:
                 return await self.get(href)
 
+        async def caught(href: str) -> Resource | Exception:
+            try:
+                return await one(href)
+            except Exception as exc:
+                return exc
+
+        if return_exceptions:
+            return await gather_ordered([caught(h) for h in items])
         return await gather_ordered([one(h) for h in items])
 
     # -- what resources reach through their session ----------------------------------
