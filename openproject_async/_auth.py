@@ -39,6 +39,7 @@ class _SecretForm(bytes):
     def __repr__(self) -> str:
         return "b'<hidden>'"
 
+
 log = logging.getLogger("openproject_async")
 
 

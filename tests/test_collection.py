@@ -169,7 +169,7 @@ async def test_page_size_zero_counts_and_refuses_to_iterate(fifty: FakeOpenProje
         count_only = await first_page(op, pageSize=0)
         assert (count_only.total, count_only.count) == (50, 0)
         for concurrency in (1, 4):
-            with pytest.raises(ValueError) as caught:
+            with pytest.raises(ValueError, match="pageSize=0") as caught:
                 await count_only.to_list(concurrency=concurrency)
             assert str(caught.value) == message
         with pytest.raises(ValueError, match="pageSize=0"):

@@ -99,7 +99,7 @@ async def test_the_retry_deadline_counts_the_first_try(deadline: float, requests
         fake.faults.add(Fault("truncate", times=1, method="GET"))
         async with OpenProject(fake.url, api_key=fake.api_key, retry=policy) as op:
             if requests == 1:
-                with pytest.raises(RequestTimeout, match="deadline of 0.25s") as caught:
+                with pytest.raises(RequestTimeout, match=r"deadline of 0\.25s") as caught:
                     await op.get("/api/v3/statuses/1")
                 assert caught.value.attempts == 1
             else:
