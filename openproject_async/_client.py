@@ -46,15 +46,21 @@ class OpenProject(Session):
     * ``connect_timeout`` / ``read_timeout`` (seconds, default 10 / 60), or ``timeout=``
       (seconds for the whole exchange, or an ``aiohttp.ClientTimeout``); ``request()``
       takes a per-call ``timeout=``. A timeout raises
-      :class:`~openproject_async.errors.RequestTimeout` naming the URL.
+      :class:`~openproject_async.errors.RequestTimeout` naming the URL. Each exchange
+      takes at most the ``timeout`` total (else 300 s) and a call at most the retry
+      policy's ``deadline``, the try in flight included.
+    * ``max_response_size``: bytes an answer may have, decoded (default 64 MiB, None: no
+      cap); a larger one raises :class:`~openproject_async.errors.ResponseTooLarge`
+      without being read to its end.
     * ``cross_origin``: links to another origin (scheme, host, port) are always sent
       without credentials; ``"refuse_writes"`` (default) refuses anything but GET/HEAD to
       them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
       credentials). Redirects are followed hop by hop with the same rules.
     * ``headers``: extra headers for requests to the configured origin only.
     * ``transport``: what performs the HTTP exchanges (default: an aiohttp session, made
-      on first use, or ``http_session=`` yours); ``openproject_async.testing.MockTransport``
-      answers from a function, for tests.
+      on first use and keeping no cookies, or ``http_session=`` yours, used as it is,
+      cookie jar included); ``openproject_async.testing.MockTransport`` answers from a
+      function, for tests.
     """
 
     # -- resources -------------------------------------------------------------------
