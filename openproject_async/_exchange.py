@@ -151,11 +151,16 @@ class Exchange:
         except OpenProjectError as exc:
             exc.attempts = attempt_no
             if attempt_no > 1:
+                took = time.monotonic() - started
+                exc.add_note(
+                    f"{req.method} {shown}: gave up after {attempt_no} attempts in {took:.1f}s"
+                )
                 log.warning(
-                    "giving up %s %s after %d attempts: %s",
+                    "giving up %s %s after %d attempts in %.1fs: %s",
                     req.method,
                     shown,
                     attempt_no,
+                    took,
                     describe(exc),
                     extra=_extra(req.method, shown, exc, attempt_no - 1),
                 )

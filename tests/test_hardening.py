@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -541,7 +542,9 @@ async def test_tracebacks_with_locals_show_no_credentials(
         assert "'Authorization': '<hidden>'" in text
     for secret in secrets:
         assert secret not in text
-    assert "aiohttp" not in text.split("Traceback", 1)[0]  # no aiohttp exception chained
+    # raised outside the except blocks: no aiohttp exception chained, no aiohttp frame
+    assert text.count("Traceback (most recent call last)") == 1
+    assert "site-packages/aiohttp" not in text
 
 
 async def test_a_token_endpoint_echoing_the_form_leaks_nothing() -> None:
@@ -836,3 +839,25 @@ async def test_export_refuses_a_page_size_below_one(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert code == 2
     assert "--page-size must be at least 1, got 0 (pageSize=0 asks the server for a count" in err
+
+
+async def test_a_request_given_up_says_how_many_attempts_and_how_long() -> None:
+    error = {
+        "_type": "Error",
+        "errorIdentifier": "urn:openproject-org:api:v3:errors:InternalServerError",
+        "message": "busy",
+    }
+    busy = Reply(status=503, body=hal(error))
+    policy = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.002)
+    async with raw(busy, busy, busy) as server:
+        async with OpenProject(server.url, retry=policy) as op:
+            with pytest.raises(OpenProjectError) as caught:
+                await op.request("GET", "/api/v3/things/1")
+    assert caught.value.attempts == 3
+    notes = getattr(caught.value, "__notes__", [])
+    assert len(notes) == 1
+    assert re.fullmatch(
+        rf"GET {re.escape(server.url)}/api/v3/things/1: gave up after 3 attempts in \d+\.\ds",
+        notes[0],
+    )
+    assert "gave up after 3 attempts" in rendered(caught.value)  # trackers show notes
