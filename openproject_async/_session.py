@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 #: The counters of ``stats``.
 STATS = (
-    "requests",  # HTTP exchanges sent (redirect hops and retries included)
+    "requests",  # HTTP requests sent (redirect hops, retries and aiohttp's re-sends included)
     "retries",  # retries scheduled by the retry policy
     "merged",  # GETs answered by an identical GET already in flight
     "cached",  # schemas answered from the cache (no request)

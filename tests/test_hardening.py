@@ -44,6 +44,8 @@ from openproject_async import (
     cli,
 )
 from openproject_async import _exchange as exchange_module
+from openproject_async._paging import PageBound, check_readable
+from openproject_async._policy import Secret
 from openproject_async._retry import MAX_RETRY_AFTER, wait_hint
 from openproject_async.errors import (
     InsecureTransportWarning,
@@ -861,3 +863,34 @@ async def test_a_request_given_up_says_how_many_attempts_and_how_long() -> None:
         notes[0],
     )
     assert "gave up after 3 attempts" in rendered(caught.value)  # trackers show notes
+
+
+def test_a_secret_is_a_string_that_hides_in_reprs() -> None:
+    value = Secret(BASIC)
+    assert value == BASIC
+    assert f"{value}" == str(value) == BASIC
+    assert repr(value) == "'<hidden>'"
+    assert repr({"Authorization": value}) == "{'Authorization': '<hidden>'}"
+
+
+@pytest.mark.parametrize(
+    ("size", "total", "readable"),
+    [(None, 5, True), (1, 5, True), (0, 0, True), (0, 5, False), (-1, 5, False), (0, None, False)],
+)
+def test_which_pages_can_be_iterated(size: int | None, total: int | None, readable: bool) -> None:
+    if readable:
+        check_readable(size, total)
+    else:
+        with pytest.raises(ValueError, match=f"pageSize={size}: the server answers a count"):
+            check_readable(size, total)
+
+
+def test_the_page_bound_follows_the_largest_total() -> None:
+    bound = PageBound(1, 2, 2)
+    bound.check(2, 4, 2, "/p2")  # the collection grew: 4 elements may come, and more
+    for page in range(3, 6):
+        bound.check(page, 4, 2, f"/p{page}")
+    with pytest.raises(ProtocolError, match="12 elements read from a collection of 4"):
+        bound.check(6, 4, 2, "/p6")
+    with pytest.raises(ProtocolError, match="page 2 came after page 6"):
+        bound.check(2, 4, 0, "/p2")
