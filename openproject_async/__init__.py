@@ -14,8 +14,9 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _links _error_map                           HAL links, URI templates; error documents
                                                 to exception classes
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
-    _policy _config                             bodies, placement by schema, retry, origin,
-                                                credential, redirect and replay decisions
+    _policy _config _paging                     bodies, placement by schema, retry, origin,
+                                                credential, redirect and replay decisions,
+                                                how far a walk over pages may go
     _transport                                  the I/O seam: one HTTP exchange (aiohttp)
     _auth                                       API key, bearer token, OAuth2 (token fetches
                                                 go through the transport)
@@ -39,6 +40,8 @@ imports one of the package's modules inside a function (tests/test_architecture.
                                                 in-app notifications
 """
 
+import logging
+
 from . import errors, notifications, webhooks
 from ._auth import ApiKey, BearerToken, OAuthClientCredentials
 from ._client import OpenProject
@@ -55,6 +58,10 @@ from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 
 __version__ = "0.1.0"
+
+# A library's records are the application's to show: without a handler configured, the
+# package's warnings do not reach stderr through logging's last resort.
+logging.getLogger("openproject_async").addHandler(logging.NullHandler())
 
 __all__ = [
     "UNDISCLOSED",

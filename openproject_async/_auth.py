@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, quote_plus, urlencode
@@ -18,14 +19,26 @@ from urllib.parse import quote, quote_plus, urlencode
 import orjson
 from yarl import URL
 
-from ._policy import Timeouts
-from ._transport import HttpRequest
-from .errors import OpenProjectError, Unauthenticated
+from ._policy import Timeouts, is_loopback
+from ._transport import HttpRequest, read_limited
+from .errors import InsecureTransportWarning, OpenProjectError, Unauthenticated
 
 if TYPE_CHECKING:
     from ._transport import Transport
 
-_TOKEN_TIMEOUTS = Timeouts(connect=10.0, read=60.0)
+_TOKEN_TIMEOUTS = Timeouts(connect=10.0, read=60.0, total=120.0)
+#: Bytes a token endpoint's answer may have (a token answer is well under 4 KB).
+TOKEN_RESPONSE_LIMIT = 2**20
+
+
+class _SecretForm(bytes):
+    """A form body holding a secret: bytes whose ``repr`` hides them (traceback locals)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "b'<hidden>'"
+
 
 log = logging.getLogger("openproject_async")
 
@@ -125,6 +138,7 @@ class OAuthClientCredentials:
         self.client_id = client_id
         self.scope = scope
         self.token_url = token_url
+        _warn_plain_http(token_url)
         self.refresh_margin = float(refresh_margin)
         self._token: str | None = None
         self._expires_at = 0.0
@@ -190,14 +204,16 @@ class OAuthClientCredentials:
     async def _fetch(self, transport: Transport, api_root: URL) -> None:
         url = self._endpoint(api_root)
         shown = str(url.with_user(None).with_password(None).with_query(None))
-        form = urlencode(
-            {
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_secret": self._secret,
-                "scope": self.scope,
-            }
-        ).encode()
+        form = _SecretForm(
+            urlencode(
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self._secret,
+                    "scope": self.scope,
+                }
+            ).encode()
+        )
         request = HttpRequest(
             "POST",
             url,
@@ -213,7 +229,7 @@ class OAuthClientCredentials:
             resp = await transport.handle(request)
             status = resp.status
             try:
-                body = await resp.read()
+                body = await read_limited(resp, TOKEN_RESPONSE_LIMIT, url)
             finally:
                 await resp.aclose()
         except OpenProjectError as exc:
@@ -232,10 +248,13 @@ class OAuthClientCredentials:
                 f"OAuth token request to {shown} failed: {failure}",
                 details={"error": "token_request_failed", "error_description": failure},
             )
-        self._accept(status, body, shown)
+        refused = self._accept(status, body, shown)
+        if refused is not None:
+            del body  # the answer may echo the secret: not a local of the traceback
+            raise refused
 
-    def _accept(self, status: int, body: bytes, shown: str) -> None:
-        """Keep the token of a 200 answer, else raise Unauthenticated with the reason."""
+    def _accept(self, status: int, body: bytes, shown: str) -> Unauthenticated | None:
+        """Keep the token of a 200 answer, else the Unauthenticated error with the reason."""
         doc: Any
         try:
             doc = orjson.loads(body) if body.strip() else {}
@@ -252,7 +271,7 @@ class OAuthClientCredentials:
             desc = doc.get("error_description")
             desc = self._scrub(desc) if isinstance(desc, str) else ""
             err = self._scrub(err)
-            raise Unauthenticated(
+            return Unauthenticated(
                 status,
                 None,
                 f"OAuth token endpoint {shown} refused the client credentials "
@@ -269,6 +288,24 @@ class OAuthClientCredentials:
         self._token = token
         self._expires_at = time.monotonic() + max(lifetime - self.refresh_margin, lifetime / 2)
         self.refreshes += 1
+        return None
+
+
+def _warn_plain_http(token_url: str | None) -> None:
+    """Warn when the client secret would travel over plain http to a non-loopback host."""
+    if not token_url:
+        return
+    try:
+        url = URL(token_url)
+    except ValueError:
+        return
+    if url.scheme == "http" and not is_loopback(url.host):
+        warnings.warn(
+            f"OAuth token URL {url.with_query(None)} is plain http: the client secret and "
+            "the tokens travel unencrypted",
+            InsecureTransportWarning,
+            stacklevel=3,
+        )
 
 
 def _rebuilder(exc: OpenProjectError) -> Callable[[], OpenProjectError]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Iterable, Mapping
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
@@ -58,15 +58,21 @@ class OpenProject(Session):
     * ``connect_timeout`` / ``read_timeout`` (seconds, default 10 / 60), or ``timeout=``
       (seconds for the whole exchange, or an ``aiohttp.ClientTimeout``); ``request()``
       takes a per-call ``timeout=``. A timeout raises
-      :class:`~openproject_async.errors.RequestTimeout` naming the URL.
+      :class:`~openproject_async.errors.RequestTimeout` naming the URL. Each exchange
+      takes at most the ``timeout`` total (else 300 s) and a call at most the retry
+      policy's ``deadline``, the try in flight included.
+    * ``max_response_size``: bytes an answer may have, decoded (default 64 MiB, None: no
+      cap); a larger one raises :class:`~openproject_async.errors.ResponseTooLarge`
+      without being read to its end.
     * ``cross_origin``: links to another origin (scheme, host, port) are always sent
       without credentials; ``"refuse_writes"`` (default) refuses anything but GET/HEAD to
       them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
       credentials). Redirects are followed hop by hop with the same rules.
     * ``headers``: extra headers for requests to the configured origin only.
     * ``transport``: what performs the HTTP exchanges (default: an aiohttp session, made
-      on first use, or ``http_session=`` yours); ``openproject_async.testing.MockTransport``
-      answers from a function, for tests.
+      on first use and keeping no cookies, or ``http_session=`` yours, used as it is,
+      cookie jar included); ``openproject_async.testing.MockTransport`` answers from a
+      function, for tests.
     """
 
     # -- resources -------------------------------------------------------------------
@@ -129,13 +135,33 @@ class OpenProject(Session):
         """The API root ``/api/v3``."""
         return await self.get(str(self.api_root))
 
+    @overload
     async def get_many(
-        self, hrefs: Iterable[str], *, concurrency: int | None = None
-    ) -> list[Resource]:
+        self,
+        hrefs: Iterable[str],
+        *,
+        concurrency: int | None = None,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Resource]: ...
+
+    @overload
+    async def get_many(
+        self, hrefs: Iterable[str], *, concurrency: int | None = None, return_exceptions: bool
+    ) -> list[Resource | Exception]: ...
+
+    async def get_many(
+        self,
+        hrefs: Iterable[str],
+        *,
+        concurrency: int | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Resource] | list[Resource | Exception]:
         """GET several hrefs at once (at most ``concurrency`` in flight), results in input order.
 
         ``concurrency`` defaults to the session's ``max_concurrency`` (which caps it anyway).
-        The first failure raises and cancels the requests still in flight.
+        The first failure raises and cancels the requests still in flight; with
+        ``return_exceptions=True`` every request runs and each failure takes its place in
+        the list (as ``asyncio.gather`` does).
         """
         if concurrency is not None and (
             not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
@@ -150,6 +176,14 @@ class OpenProject(Session):
             async with limit:
                 return await self.get(href)
 
+        async def caught(href: str) -> Resource | Exception:
+            try:
+                return await one(href)
+            except Exception as exc:
+                return exc
+
+        if return_exceptions:
+            return await gather_ordered([caught(h) for h in items])
         return await gather_ordered([one(h) for h in items])
 
     # -- bots: change feeds and background jobs --------------------------------------

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._links import Link
+from ._paging import PageBound, asked_for_count, check_readable
 from ._registry import register_kind
 from ._resource import Resource, wrap
 from .errors import LinkError, ProtocolError
@@ -223,6 +224,7 @@ class Collection(Resource):
         documentation). ``progress`` is called after the last element of each page.
         """
         _check_options(concurrency, progress)
+        check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
         return self._iterate(concurrency, progress)
 
     def pages(
@@ -234,6 +236,7 @@ class Collection(Resource):
         ``progress`` is called as each page is handed out.
         """
         _check_options(concurrency, progress)
+        check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
         return self._pages(concurrency, progress)
 
     async def to_list(
@@ -380,8 +383,9 @@ class Collection(Resource):
     async def _follow(self, page: Collection) -> AsyncGenerator[Collection, None]:
         """The pages after ``page`` by their next links (one request per page, never twice)."""
         visited = {page.href}
+        bound = PageBound(page.offset, page.total, len(page._raw_elements()))
         link = page._next_link()
-        del page  # only its link is needed while the next page is fetched
+        del page  # only its link and counts are needed while the next page is fetched
         while link is not None:
             href = link.href or ""
             if href in visited:
@@ -390,6 +394,7 @@ class Collection(Resource):
             nxt = await self._fetch(href, link.rel)
             if not nxt._raw_elements():
                 return
+            bound.check(nxt.offset, nxt.total, len(nxt._raw_elements()), nxt.href)
             link = nxt._next_link()
             yield nxt
             del nxt

@@ -9,6 +9,7 @@ from yarl import URL
 
 from ._policy import CROSS_ORIGIN_POLICIES, Timeouts, safe_url
 from ._retry import RetryPolicy
+from .errors import InvalidHref
 
 API_PATH = "/api/v3"
 
@@ -47,6 +48,13 @@ def check_settings(max_concurrency: Any, retry: Any, cross_origin: Any) -> None:
         )
 
 
+def check_size(size: Any) -> int | None:
+    """``max_response_size``: bytes >= 1, or None (no cap)."""
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise ValueError(f"max_response_size must be an int >= 1 (bytes) or None, got {size!r}")
+    return size
+
+
 def client_timeout(
     timeout: aiohttp.ClientTimeout | float | None, connect: float, read: float
 ) -> aiohttp.ClientTimeout:
@@ -68,3 +76,55 @@ def client_timeout(
 
 def timeouts_of(t: aiohttp.ClientTimeout) -> Timeouts:
     return Timeouts(connect=t.connect, read=t.sock_read, total=t.total)
+
+
+def resolve_href(href: str | URL, base_url: URL) -> URL:
+    """An absolute URL for ``href`` on the server at ``base_url`` (no I/O).
+
+    * ``/api/v3/...`` typed by hand on a sub-path deployment gets the prefix
+      (``https://example.com/openproject`` + ``/api/v3/...``), its query kept as written;
+    * a path without a leading ``/`` (``work_packages/1``, ``api/v3/work_packages/1``) is
+      read under the API root, as the command line and users write it;
+    * ``//host/path`` takes the server's scheme; absolute URLs stay as they are.
+
+    InvalidHref for anything but an http(s) URL with a host and without credentials.
+    """
+    if not isinstance(href, str | URL):
+        raise InvalidHref(f"an href must be a string, got {type(href).__name__}")
+    try:
+        url = href if isinstance(href, URL) else URL(href)
+        if not url.is_absolute():
+            if url.scheme:
+                raise InvalidHref(f"cannot request {url.scheme}: URLs, only http(s)")
+            url = base_url.origin().join(_with_prefix(url, base_url))
+        elif not url.scheme:  # "//host/path": the server's scheme
+            url = base_url.origin().join(url)
+    except InvalidHref:
+        raise
+    except (ValueError, TypeError, UnicodeError):
+        raise InvalidHref(f"malformed href {str(href)[:200]!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidHref(f"cannot request {safe_url(url)!r}: not an http(s) URL")
+    if url.user is not None or url.password is not None:
+        raise InvalidHref(f"refusing an href with credentials in it ({safe_url(url)})")
+    return url
+
+
+def _with_prefix(url: URL, base_url: URL) -> URL:
+    """A relative href as a path from the server's root (sub-path and API root added)."""
+    if url.raw_host or not url.raw_path or url.raw_path.startswith("/"):
+        path = url.raw_path
+        prefix = base_url.raw_path.rstrip("/")
+        typed_api = path == API_PATH or path.startswith(API_PATH + "/")
+        if not (prefix and typed_api and not path.startswith(prefix + "/")):
+            return url  # "//host/path", "", or a path that needs nothing added
+    else:  # "work_packages/1" or "api/v3/work_packages/1": under the API root
+        path = url.raw_path.removeprefix(API_PATH.lstrip("/") + "/")
+        path = API_PATH + "/" + path if path != API_PATH.lstrip("/") else API_PATH
+    # the href's query (filters=...) stays exactly as it was written
+    return URL.build(
+        path=base_url.raw_path.rstrip("/") + path,
+        query_string=url.raw_query_string,
+        fragment=url.raw_fragment,
+        encoded=True,
+    )

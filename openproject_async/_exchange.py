@@ -13,6 +13,13 @@ reason and the wait; a request given up after retries a WARNING. The records car
 ``method``, ``url``, ``status``, ``duration`` and ``retries`` attributes (``extra=``).
 URLs are logged without user info and with secret-looking query values replaced by
 ``***``; headers and bodies are never logged.
+
+Limits: each exchange holds a concurrency slot for at most its total time limit (the
+timeout's ``total``, else :data:`~._policy.ATTEMPT_TIMEOUT`) and never past the retry
+policy's ``deadline`` for the whole call, counted from the moment the call first got a
+slot; an answer larger than ``max_response_size`` (decoded) is not read any further.
+The ``Authorization`` value is held as a :class:`~._policy.Secret`, so tracebacks that
+record frame locals do not show it.
 """
 
 from __future__ import annotations
@@ -29,10 +36,10 @@ from yarl import URL
 
 from . import _policy, _sansio
 from ._auth import Auth
-from ._policy import ApiRequest, OriginPolicy, Timeouts, safe_url
+from ._policy import ATTEMPT_TIMEOUT, ApiRequest, OriginPolicy, Secret, Timeouts, safe_url
 from ._retry import RetryPolicy, describe, wait_hint
-from ._transport import HttpRequest, Transport
-from .errors import APIError, OpenProjectError, ProtocolError
+from ._transport import HttpRequest, HttpResponse, Transport, read_limited
+from .errors import APIError, OpenProjectError, ProtocolError, RequestTimeout
 
 log = logging.getLogger("openproject_async")
 
@@ -46,6 +53,32 @@ class Answer:
     body: bytes
     url: URL
     sent_auth: str | None
+
+
+#: The default of ``max_response_size``: far above the largest real page (1000 work
+#: packages with their embedded schemas and links are a few MB).
+MAX_RESPONSE_SIZE = 64 * 2**20
+
+
+@dataclass(slots=True)
+class _Clock:
+    """The time limit of one call: the retry policy's ``deadline`` from its first slot."""
+
+    deadline: float | None
+    started: float | None = None
+
+    def budget(self, total: float) -> tuple[float, bool]:
+        """Seconds the next exchange may take; True when the call's deadline is the limit."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        if self.deadline is None:
+            return total, False
+        left = self.started + self.deadline - now
+        return (left, True) if left < total else (total, False)
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
 
 
 @dataclass(slots=True)
@@ -62,29 +95,37 @@ class Exchange:
     extra_headers: dict[str, str] = field(default_factory=dict)
     limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
     stats: dict[str, int] = field(default_factory=dict)
+    max_response_size: int | None = MAX_RESPONSE_SIZE
+    _resends_seen: int = field(default=0, init=False)
 
     # -- retries -----------------------------------------------------------------------
 
     async def send(self, req: ApiRequest) -> _sansio.Answer:
         """Send ``req`` and retry it as the policy and :attr:`ApiRequest.replayable` allow."""
         policy = self.retry
+        clock = _Clock(None if policy is None else policy.deadline)
         if policy is None or req.retry is False:
-            return await self._attempt(req, 1)
+            return await self._attempt(req, 1, clock)
         replayable = req.replayable
         # The first try runs without tenacity: most requests succeed at once, and a
         # retry loop per request costs more than the request's own bookkeeping.
         started = time.monotonic()
         try:
-            return await self._attempt(req, 1)
+            return await self._attempt(req, 1, clock)
         except OpenProjectError as exc:
             if policy.attempts < 2 or not policy.retryable_error(exc, replayable=replayable):
                 exc.attempts = 1
                 raise
             first = exc
-        return await self._retry(req, policy, first, started)
+        return await self._retry(req, policy, first, started, clock)
 
     async def _retry(
-        self, req: ApiRequest, policy: RetryPolicy, first: OpenProjectError, started: float
+        self,
+        req: ApiRequest,
+        policy: RetryPolicy,
+        first: OpenProjectError,
+        started: float,
+        clock: _Clock,
     ) -> _sansio.Answer:
         """Attempts 2.. after ``first`` failed, under tenacity."""
         replayable = req.replayable
@@ -106,15 +147,20 @@ class Exchange:
                     if pending is not None:  # tenacity's attempt 1 is the try made before
                         failed, pending = pending, None
                         raise failed
-                    return await self._attempt(req, attempt_no)
+                    return await self._attempt(req, attempt_no, clock)
         except OpenProjectError as exc:
             exc.attempts = attempt_no
             if attempt_no > 1:
+                took = time.monotonic() - started
+                exc.add_note(
+                    f"{req.method} {shown}: gave up after {attempt_no} attempts in {took:.1f}s"
+                )
                 log.warning(
-                    "giving up %s %s after %d attempts: %s",
+                    "giving up %s %s after %d attempts in %.1fs: %s",
                     req.method,
                     shown,
                     attempt_no,
+                    took,
                     describe(exc),
                     extra=_extra(req.method, shown, exc, attempt_no - 1),
                 )
@@ -137,10 +183,10 @@ class Exchange:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _attempt(self, req: ApiRequest, attempt: int) -> _sansio.Answer:
+    async def _attempt(self, req: ApiRequest, attempt: int, clock: _Clock) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
-            got = await self._follow(req, attempt)
+            got = await self._follow(req, attempt, clock)
             status = got.status
             if (
                 status == 401
@@ -163,13 +209,13 @@ class Exchange:
             return _decode(req, got)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _follow(self, req: ApiRequest, attempt: int) -> Answer:
+    async def _follow(self, req: ApiRequest, attempt: int, clock: _Clock) -> Answer:
         """Send ``req``, following redirects hop by hop."""
         hop = req
         previous: URL | None = None
         for _hop in range(_policy.MAX_REDIRECTS + 1):
             got, location = await self._hop(
-                hop, attempt, first_hop=previous is None, replayable=req.replayable
+                hop, attempt, clock, first_hop=previous is None, replayable=req.replayable
             )
             nxt = _policy.redirect(hop, got.status, location, self.resolve)
             if nxt is None:
@@ -179,7 +225,7 @@ class Exchange:
         raise ProtocolError(f"more than {_policy.MAX_REDIRECTS} redirects", url=safe_url(req.url))
 
     async def _hop(
-        self, hop: ApiRequest, attempt: int, *, first_hop: bool, replayable: bool
+        self, hop: ApiRequest, attempt: int, clock: _Clock, *, first_hop: bool, replayable: bool
     ) -> tuple[Answer, str | None]:
         """One exchange through the transport: (answer, Location header)."""
         own = self.origin.same_origin(hop.url)
@@ -192,12 +238,7 @@ class Exchange:
         started = time.monotonic()
         try:
             async with self.limit:
-                self.stats["requests"] += 1
-                resp = await self.transport.handle(http)
-                try:
-                    raw = await resp.read()
-                finally:
-                    await resp.aclose()
+                resp, raw = await self._exchange(http, attempt, clock)
         except OpenProjectError as exc:
             failure = _policy.outcome_of(exc, hop, replayable=replayable)
             self._log_hop(hop, attempt, None, type(exc).__name__, started)
@@ -207,14 +248,44 @@ class Exchange:
         answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
         return answer, resp.headers.get("Location")
 
-    async def _authorize(self, hdrs: dict[str, str]) -> str | None:
+    async def _exchange(
+        self, http: HttpRequest, attempt: int, clock: _Clock
+    ) -> tuple[HttpResponse, bytes]:
+        """The exchange itself, within its time limit and the size cap (holding a slot)."""
+        self.stats["requests"] += 1
+        limit, by_deadline = clock.budget(http.timeout.total or ATTEMPT_TIMEOUT)
+        timer = asyncio.timeout(max(limit, 0.0))
+        try:
+            async with timer:
+                resp = await self.transport.handle(http)
+                try:
+                    raw = await read_limited(resp, self.max_response_size, http.url)
+                finally:
+                    await resp.aclose()
+            return resp, raw
+        except TimeoutError:
+            if not timer.expired():
+                raise
+        finally:
+            self._count_resends()
+        raise _timed_out(http, limit, by_deadline, attempt, clock)  # (no chained context)
+
+    def _count_resends(self) -> None:
+        """Add the transport's own re-sends (aiohttp, on a dropped kept-alive connection)."""
+        resends = getattr(self.transport, "resends", 0)
+        if isinstance(resends, int) and resends != self._resends_seen:
+            self.stats["requests"] += resends - self._resends_seen
+            self._resends_seen = resends
+
+    async def _authorize(self, hdrs: dict[str, str]) -> Secret | None:
         """Add the Authorization header (own origin only); the value sent, for a 401."""
         if self.auth is None:
             return None
         value = await self.auth.header(self.transport, self.api_root)
-        if value:
-            hdrs["Authorization"] = value
-        return value
+        if not value:
+            return None
+        hdrs["Authorization"] = secret = Secret(value)
+        return secret
 
     def _log_hop(
         self, hop: ApiRequest, attempt: int, status: int | None, shown_status: str, started: float
@@ -253,6 +324,27 @@ def _decode(req: ApiRequest, got: Answer) -> _sansio.Answer:
         # this session retries: a caller without retries schedules its own
         exc.retry_after = wait_hint(got.headers)
         raise
+
+
+def _timed_out(
+    http: HttpRequest, limit: float, by_deadline: bool, attempt: int, clock: _Clock
+) -> RequestTimeout:
+    """The error for an exchange stopped by its total limit or by the call's deadline."""
+    method, shown = http.method, safe_url(http.url)
+    if by_deadline:
+        why = (
+            f"the retry policy's deadline of {clock.deadline:g}s for the whole call ran out "
+            f"(attempt {attempt}, {clock.elapsed():.1f}s in all)"
+        )
+    else:
+        why = f"the time limit of one exchange (attempt {attempt}, {clock.elapsed():.1f}s in all)"
+    err = RequestTimeout(
+        f"{method} {shown}: no complete answer within {max(limit, 0.0):g}s: {why}",
+        url=shown,
+        method=method,
+    )
+    err.timeout = max(limit, 0.0)
+    return err
 
 
 def _extra(method: str, shown: str, exc: BaseException | None, retries: int) -> dict[str, object]:

@@ -49,7 +49,9 @@ def expand(
     """Fill ``{var}`` and ``%7Bvar%7D`` placeholders; a missing value is an error.
 
     ``%7Bvar%7D`` counts only as a whole query value or path segment, and only with
-    ``encoded=True``.
+    ``encoded=True``. A filled path segment that would read ``.`` or ``..`` (which URL
+    normalisation removes, moving the request to another path) has its dots encoded
+    twice (``%252E``): the path keeps its segments and the server sees ``%2E``.
     """
     pattern = _pattern(encoded)
 
@@ -64,7 +66,24 @@ def expand(
         value = getattr(value, "id", value) if not isinstance(value, str | int) else value
         return quote(str(value), safe="") if encode else str(value)
 
-    return pattern.sub(fill, text)
+    filled = pattern.sub(fill, text)
+    return _keep_segments(text, filled) if encode else filled
+
+
+def _keep_segments(template: str, filled: str) -> str:
+    """``filled`` with path segments made ``.``/``..`` by values double-encoded."""
+    end = min((i for i in (filled.find("?"), filled.find("#")) if i != -1), default=len(filled))
+    segments = filled[:end].split("/")
+    if "." not in filled[:end]:
+        return filled
+    written = re.split(r"[?#]", template, maxsplit=1)[0].split("/")
+    if len(written) != len(segments):  # pragma: no cover - values are encoded, no "/"
+        return filled
+    kept = [
+        "%252E" * len(seg) if seg in (".", "..") and seg != was else seg
+        for seg, was in zip(segments, written, strict=True)
+    ]
+    return "/".join(kept) + filled[end:]
 
 
 def expand_payload(payload: Any, values: Mapping[str, Any]) -> Any:

@@ -37,11 +37,27 @@ from .errors import (
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+#: Seconds one HTTP exchange may take in all (connect, send, the whole answer) when the
+#: session's timeout sets no total: a server that drips its answer cannot hold a call.
+ATTEMPT_TIMEOUT = 300.0
 _SECRET_PARAMS = ("token", "key", "secret", "password", "signature", "code", "auth")
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 CrossOriginPolicy = Literal["refuse_writes", "refuse", "allow"]
 CROSS_ORIGIN_POLICIES: tuple[CrossOriginPolicy, ...] = ("refuse_writes", "refuse", "allow")
+
+
+class Secret(str):
+    """A credential (an ``Authorization`` value): a ``str`` whose ``repr`` hides it.
+
+    Error trackers that record frame locals (Sentry, rich tracebacks) show values by
+    ``repr``; locals, dicts of headers and requests holding a Secret show ``'<hidden>'``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
 
 
 def safe_url(url: URL) -> str:

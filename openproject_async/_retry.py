@@ -12,9 +12,11 @@ again, whatever its method.
 
 Waits: the server's own hint when it gives one (``Retry-After``, or OpenProject's
 ``RateLimit-Reset`` on a 429 ``Throttled``, which is epoch seconds), capped at
-``max_wait_hint``; otherwise jittered exponential backoff ("full jitter"). No wait ever
-takes the request past its ``deadline``: when the next wait would, the last error is
-raised at once.
+``max_wait_hint``; the hint kept on an error (``retry_after``) is capped at
+:data:`MAX_RETRY_AFTER` (an hour), so an absurd one cannot make a caller sleep for
+years; otherwise jittered exponential backoff ("full jitter"). No wait ever takes the
+request past its ``deadline``: when the next wait would, the last error is raised at
+once. The ``deadline`` bounds the try in flight as well (see ``_exchange``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 #: delta seconds (IETF draft).
 _EPOCH_THRESHOLD = 1_000_000_000
 
+
+#: The largest wait hint kept (seconds): a server's hint above it is taken as this.
+MAX_RETRY_AFTER = 3600.0
 
 #: How the paths of OpenProject's form endpoints end.
 FORM_PATH_END = "/form"
@@ -67,7 +72,8 @@ def wait_hint(headers: Mapping[str, str], now: float | None = None) -> float | N
 
     ``Retry-After`` is delta seconds or an HTTP date. ``RateLimit-Reset`` is epoch seconds
     on OpenProject (PROTOCOL.md section 8) but delta seconds in the IETF draft; large
-    values are read as epoch. Unparsable values are ignored. Never negative.
+    values are read as epoch. Unparsable values are ignored. Never negative, never above
+    :data:`MAX_RETRY_AFTER`.
     """
     now = time.time() if now is None else now
     for name in ("Retry-After", "RateLimit-Reset"):
@@ -76,7 +82,7 @@ def wait_hint(headers: Mapping[str, str], now: float | None = None) -> float | N
             continue
         value = _seconds(raw, now)
         if value is not None:
-            return value
+            return min(value, MAX_RETRY_AFTER)
     return None
 
 

@@ -25,8 +25,16 @@ from yarl import URL
 
 from . import _sansio
 from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
-from ._config import API_PATH, base_url_of, check_settings, client_timeout, timeouts_of
-from ._exchange import Exchange
+from ._config import (
+    API_PATH,
+    base_url_of,
+    check_settings,
+    check_size,
+    client_timeout,
+    resolve_href,
+    timeouts_of,
+)
+from ._exchange import MAX_RESPONSE_SIZE, Exchange
 from ._policy import (
     ApiRequest,
     CrossOriginPolicy,
@@ -37,7 +45,7 @@ from ._policy import (
 from ._retry import RetryPolicy
 from ._streaming import Streamed, open_stream
 from ._transport import AiohttpTransport, Transport
-from .errors import InsecureTransportWarning, InvalidHref, ProtocolError, SessionClosed
+from .errors import InsecureTransportWarning, ProtocolError, SessionClosed
 
 T = TypeVar("T")
 
@@ -46,7 +54,7 @@ Timeout = aiohttp.ClientTimeout | float | None
 
 #: The counters of ``stats``.
 STATS = (
-    "requests",  # HTTP exchanges sent (redirect hops and retries included)
+    "requests",  # HTTP requests sent (redirect hops, retries and aiohttp's re-sends included)
     "retries",  # retries scheduled by the retry policy
     "merged",  # GETs answered by an identical GET already in flight
     "cached",  # schemas answered from the cache (no request)
@@ -90,9 +98,9 @@ class Session:
         headers: Mapping[str, str] | None = None,
         http_session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = MAX_RESPONSE_SIZE,
     ) -> None:
-        given = [a for a in (api_key, token, oauth, auth) if a is not None]
-        if len(given) > 1:
+        if sum(a is not None for a in (api_key, token, oauth, auth)) > 1:
             raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
         if transport is not None and http_session is not None:
             raise TypeError("give either transport= or http_session=, not both")
@@ -130,6 +138,7 @@ class Session:
             extra_headers=dict(headers or {}),
             limit=asyncio.Semaphore(max_concurrency),
             stats=self.stats,
+            max_response_size=check_size(max_response_size),
         )
         self._warn_insecure()
 
@@ -193,6 +202,15 @@ class Session:
         await self.transport.aclose()
 
     @property
+    def max_response_size(self) -> int | None:
+        """Bytes an answer may have, decoded (None: no cap); more raises ResponseTooLarge."""
+        return self._exchange.max_response_size
+
+    @max_response_size.setter
+    def max_response_size(self, size: int | None) -> None:
+        self._exchange.max_response_size = check_size(size)
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` ran; using the session then raises SessionClosed."""
         return self._closed
@@ -211,41 +229,13 @@ class Session:
     # -- URLs ------------------------------------------------------------------------
 
     def resolve(self, href: str | URL) -> URL:
-        """An absolute URL for an href: server hrefs carry a sub-path prefix, typed ones may not.
+        """An absolute URL for an href (see :func:`~openproject_async._config.resolve_href`).
 
-        Raises :class:`InvalidHref` for anything but an http(s) URL without credentials.
+        Server hrefs carry a sub-path prefix, typed ones may not; a path without a leading
+        ``/`` (``"work_packages/1"``) is relative to the API root. Raises
+        :class:`InvalidHref` for anything but an http(s) URL without credentials.
         """
-        if not isinstance(href, str | URL):
-            raise InvalidHref(f"an href must be a string, got {type(href).__name__}")
-        try:
-            url = href if isinstance(href, URL) else URL(href)
-            if not url.is_absolute():
-                if url.scheme:
-                    raise InvalidHref(f"cannot request {url.scheme}: URLs, only http(s)")
-                path = url.path
-                if (
-                    self._prefix
-                    and (path == API_PATH or path.startswith(API_PATH + "/"))
-                    and not path.startswith(self._prefix + "/")
-                ):
-                    # the typed href's query (filters=...) stays as it was written
-                    url = URL.build(
-                        path=self.base_url.raw_path.rstrip("/") + url.raw_path,
-                        query_string=url.raw_query_string,
-                        encoded=True,
-                    )
-                url = self._origin.origin.join(url)
-            elif not url.scheme:  # "//host/path": the server's scheme
-                url = self._origin.origin.join(url)
-        except InvalidHref:
-            raise
-        except (ValueError, TypeError, UnicodeError):
-            raise InvalidHref(f"malformed href {str(href)[:200]!r}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidHref(f"cannot request {safe_url(url)!r}: not an http(s) URL")
-        if url.user is not None or url.password is not None:
-            raise InvalidHref(f"refusing an href with credentials in it ({safe_url(url)})")
-        return url
+        return resolve_href(href, self.base_url)
 
     # -- requests ----------------------------------------------------------------------
 

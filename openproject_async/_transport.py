@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import aiohttp
@@ -32,6 +33,7 @@ from .errors import (
     OpenProjectError,
     ProtocolError,
     RequestTimeout,
+    ResponseTooLarge,
 )
 
 USER_AGENT = "openproject-async/0.1"
@@ -116,6 +118,40 @@ class HttpResponse:
             await close()
 
 
+async def read_limited(resp: HttpResponse, limit: int | None, url: URL) -> bytes:
+    """The whole body of ``resp``, but never more than ``limit`` bytes of it (None: no cap).
+
+    Counted on the decoded body as it streams in (after gzip/deflate): reading stops at
+    the cap, the connection is dropped and :class:`ResponseTooLarge` names the URL and
+    the cap. The caller still closes ``resp``.
+    """
+    if limit is None:
+        return await resp.read()
+    parts: list[bytes] = []
+    size = 0
+    chunks = resp.iter_chunks()
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                break
+            parts.append(chunk)
+        else:
+            return b"".join(parts)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+    del parts  # what was read goes before the error is raised
+    too_large = ResponseTooLarge(
+        f"the answer is larger than max_response_size ({limit} bytes); reading stopped there",
+        status=resp.status,
+        url=safe_url(url),
+    )
+    too_large.limit = limit
+    raise too_large
+
+
 class Transport(Protocol):
     """What the session needs to talk HTTP: one exchange at a time, and closing."""
 
@@ -134,6 +170,10 @@ class AiohttpTransport:
     ``limit`` caps its connections. A session made here keeps no cookies: OpenProject's
     API needs none, and aiohttp's cookie jar would send a cookie to every port of a host.
     A session passed in is used as it is (its cookie jar included) and not closed here.
+
+    ``resends`` counts the times aiohttp sent a request again by itself (an idempotent
+    request whose kept-alive connection turned out closed); the session adds them to its
+    ``stats["requests"]``. Counted for the session made here only (it carries the trace).
     """
 
     def __init__(self, *, limit: int = 16, session: aiohttp.ClientSession | None = None) -> None:
@@ -141,12 +181,26 @@ class AiohttpTransport:
         self._http = session
         self._own = session is None
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self.resends = 0
+
+    async def _on_headers_sent(
+        self, _http: aiohttp.ClientSession, ctx: SimpleNamespace, _params: object
+    ) -> None:
+        """aiohttp wrote a request's headers: a send (a second one for one request is a resend)."""
+        box = ctx.trace_request_ctx
+        if isinstance(box, list):
+            box.append(None)
+            if len(box) > 1:
+                self.resends += 1
 
     @property
     def http(self) -> aiohttp.ClientSession:
         """The aiohttp session (made on first use)."""
         if self._http is None:
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(self._on_headers_sent)
             self._http = aiohttp.ClientSession(
+                trace_configs=[trace],
                 connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit),
                 headers={"User-Agent": USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -173,6 +227,7 @@ class AiohttpTransport:
                 headers=request.headers,
                 allow_redirects=False,
                 timeout=self._client_timeout(request.timeout),
+                trace_request_ctx=[],  # one entry per send (see _on_headers_sent)
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = _failure(exc, request, None)

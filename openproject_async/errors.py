@@ -3,7 +3,8 @@
     OpenProjectError                  base of everything below
     ├── ProtocolError                 the answer is not a HAL document we can use
     │   ├── UnexpectedResource        not the kind asked for with expect= (also TypeError)
-    │   └── DigestMismatch            downloaded content differs from the attachment's digest
+    │   ├── DigestMismatch            downloaded content differs from the attachment's digest
+    │   └── ResponseTooLarge          the answer is larger than max_response_size
     ├── TransportError                the HTTP exchange itself failed
     │   ├── ConnectionFailed          could not connect / connection lost before an answer
     │   ├── RequestTimeout            no answer within the timeout
@@ -149,6 +150,7 @@ __all__ = [
     "ProtocolError",
     "RequestTimeout",
     "ResourceTypeMismatch",
+    "ResponseTooLarge",
     "SchemaNotLoaded",
     "SessionClosed",
     "Throttled",
@@ -222,6 +224,16 @@ class DigestMismatch(ProtocolError):
         self.expected = expected
         self.actual = actual
         super().__init__(message, url=url)
+
+
+class ResponseTooLarge(ProtocolError):
+    """The answer (decoded: after gzip/deflate) is larger than the session's ``max_response_size``.
+
+    Reading stopped at the cap, so memory never held more than that. ``limit`` is the cap
+    in bytes, ``url`` the URL that answered.
+    """
+
+    limit: int | None = None
 
 
 class TransportError(OpenProjectError):
@@ -432,9 +444,6 @@ class UnknownValue(OpenProjectError, ValueError):
 
 
 class WrongEventLoop(OpenProjectError, RuntimeError):
-    """The session was used from another event loop than the one it started in.
-
-    A session (its connections, locks and tasks) belongs to one event loop: open it with
-    ``async with OpenProject(...)`` inside the loop that uses it, e.g. in the coroutine
-    given to ``asyncio.run()``, not across two ``asyncio.run()`` calls.
-    """
+    """The session was used from another event loop than the one it started in: open it
+    (``async with OpenProject(...)``) inside the loop that uses it, not across two
+    ``asyncio.run()`` calls."""

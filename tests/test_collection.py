@@ -159,12 +159,21 @@ async def test_pages_come_in_order_as_collections_with_concurrency(
     assert offsets(fifty) == list(range(1, 11))
 
 
-async def test_page_size_zero_counts_and_yields_nothing(fifty: FakeOpenProject) -> None:
+async def test_page_size_zero_counts_and_refuses_to_iterate(fifty: FakeOpenProject) -> None:
+    """pageSize=0 is the server's count: the count works, iterating it says why it cannot."""
+    message = (
+        "this collection was asked for with pageSize=0: the server answers a count "
+        "(50 elements) and no pages to iterate; ask with pageSize >= 1 to read the elements"
+    )
     async with OpenProject(fifty.url, api_key=fifty.api_key) as op:
         count_only = await first_page(op, pageSize=0)
         assert (count_only.total, count_only.count) == (50, 0)
-        assert await count_only.to_list() == []
-        assert await count_only.to_list(concurrency=4) == []
+        for concurrency in (1, 4):
+            with pytest.raises(ValueError, match="pageSize=0") as caught:
+                await count_only.to_list(concurrency=concurrency)
+            assert str(caught.value) == message
+        with pytest.raises(ValueError, match="pageSize=0"):
+            count_only.pages()
     assert offsets(fifty) == [1]
 
 

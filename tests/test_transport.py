@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from openproject_async import OpenProject, RetryPolicy
-from openproject_async.errors import ProtocolError
+from openproject_async.errors import ProtocolError, RequestTimeout
 from openproject_async.testing import FakeOpenProject, Fault
 
 CREATE = "/api/v3/work_packages"
@@ -92,13 +92,14 @@ async def test_streamed_body_is_sent_once_even_when_opted_in(server: FakeOpenPro
 @pytest.mark.parametrize(("deadline", "requests"), [(0.25, 1), (10.0, 2)])
 async def test_the_retry_deadline_counts_the_first_try(deadline: float, requests: int) -> None:
     """The first try takes >= 0.3 s (latency) and fails (cut-off body); with no backoff the
-    retry would start at once, so only a deadline measured from the first try stops it."""
+    retry would start at once, so only a deadline measured from the first try stops it.
+    The deadline bounds the try in flight too: at 0.25 s the first try itself is stopped."""
     policy = RetryPolicy(attempts=3, deadline=deadline, backoff=0.0)
     async with FakeOpenProject(seed_size=5, latency=0.3) as fake:
         fake.faults.add(Fault("truncate", times=1, method="GET"))
         async with OpenProject(fake.url, api_key=fake.api_key, retry=policy) as op:
             if requests == 1:
-                with pytest.raises(ProtocolError, match="cut off") as caught:
+                with pytest.raises(RequestTimeout, match=r"deadline of 0\.25s") as caught:
                     await op.get("/api/v3/statuses/1")
                 assert caught.value.attempts == 1
             else:

@@ -87,6 +87,12 @@ def query_params(href: str, options: ExportOptions) -> dict[str, Any]:
     if options.select is not None:
         params["select"] = options.select
     if options.page_size is not None:
+        if options.page_size < 1:
+            raise CliError(
+                f"--page-size must be at least 1, got {options.page_size} "
+                "(pageSize=0 asks the server for a count only: no elements to export)",
+                EXIT_USAGE,
+            )
         params["pageSize"] = options.page_size
     return params
 
