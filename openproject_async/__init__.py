@@ -14,7 +14,7 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _links _error_map                           HAL links, URI templates; error documents
                                                 to exception classes
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
-    _policy _config _paging                     bodies, placement by schema, retry, origin,
+    _policy _config _paging _tasks              bodies, placement by schema, retry, origin,
                                                 credential, redirect and replay decisions,
                                                 how far a walk over pages may go
     _transport                                  the I/O seam: one HTTP exchange (aiohttp)

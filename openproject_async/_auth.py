@@ -68,11 +68,18 @@ def _check_secret(value: object, what: str) -> str:
 class ApiKey:
     """An OpenProject API key, sent as Basic auth with the literal user name ``apikey``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "hint")
 
     def __init__(self, key: str) -> None:
         key = _check_secret(key, "api_key")
         self._value = "Basic " + base64.b64encode(f"apikey:{key}".encode()).decode()
+        #: what to say after a 401 (the key's shape suggests another argument), if anything
+        self.hint = (
+            "hint: this api_key looks like an OAuth access token or JWT; "
+            "pass it as token= (sent as Bearer)"
+            if _looks_like_bearer(key)
+            else None
+        )
 
     async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Basic`` of ``apikey:<key>`` (computed once, when the key was given)."""
@@ -89,11 +96,18 @@ class ApiKey:
 class BearerToken:
     """A fixed Bearer token (an ``opapi-`` API token or an OAuth access token)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "hint")
 
     def __init__(self, token: str) -> None:
         token = _check_secret(token, "token")
         self._value = f"Bearer {token}"
+        #: what to say after a 401 (the token's shape suggests another argument), if anything
+        self.hint = (
+            "hint: this token looks like an API key (hex, no 'opapi-' prefix); pass it as "
+            "api_key= (sent as Basic auth with the user 'apikey')"
+            if _looks_like_api_key(token)
+            else None
+        )
 
     async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Bearer <token>``, the token as given."""
@@ -316,3 +330,13 @@ def _rebuilder(exc: OpenProjectError) -> Callable[[], OpenProjectError]:
         return lambda: Unauthenticated(status, ident, message, details=details, body=body)
     text = str(exc)
     return lambda: Unauthenticated(None, None, text)
+
+
+def _looks_like_api_key(value: str) -> bool:
+    """OpenProject's classic API keys: 40 or 64 hex digits (API tokens start ``opapi-``)."""
+    return len(value) in (40, 64) and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
+def _looks_like_bearer(value: str) -> bool:
+    """A JWT (``eyJ...`` in three dotted parts) or an ``opapi-`` token sent as a key."""
+    return (value.startswith("eyJ") and value.count(".") == 2) or value.startswith("Bearer ")

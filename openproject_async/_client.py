@@ -31,7 +31,8 @@ from ._multipart import ProgressCallback, Source
 from ._registry import R, expect_kind
 from ._resource import Resource, wrap
 from ._schema import Schema
-from ._session import Session, Timeout, gather_ordered
+from ._session import Session, Timeout
+from ._tasks import gather_ordered
 from .errors import ProtocolError
 
 
@@ -69,6 +70,10 @@ class OpenProject(Session):
       them, ``"refuse"`` refuses every request, ``"allow"`` sends them (still without
       credentials). Redirects are followed hop by hop with the same rules.
     * ``headers``: extra headers for requests to the configured origin only.
+    * ``anonymous=True``: a session without credentials, said on purpose (no credential
+      argument at all means the same; an explicit ``api_key=None`` or ``token=None``
+      without it raises ``ValueError``: an unset variable should not make a silent
+      anonymous session). One session belongs to one event loop (``WrongEventLoop``).
     * ``transport``: what performs the HTTP exchanges (default: an aiohttp session, made
       on first use and keeping no cookies, or ``http_session=`` yours, used as it is,
       cookie jar included); ``openproject_async.testing.MockTransport`` answers from a

@@ -128,3 +128,32 @@ def _with_prefix(url: URL, base_url: URL) -> URL:
         fragment=url.raw_fragment,
         encoded=True,
     )
+
+
+def check_credentials(
+    api_key: Any, token: Any, oauth: Any, auth: Any, anonymous: bool, unset: object
+) -> tuple[str | None, str | None]:
+    """``(api_key, token)`` with "not given" as None, after checking the combination.
+
+    At most one credential; ``api_key=None``/``token=None`` given explicitly with no other
+    credential is refused unless ``anonymous=True`` says a session without credentials is
+    meant (``api_key=os.environ.get(...)`` of an unset variable would silently be one).
+    """
+    key = None if api_key is unset else api_key
+    tok = None if token is unset else token
+    given = [
+        name
+        for name, v in (("api_key", key), ("token", tok), ("oauth", oauth), ("auth", auth))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
+    if anonymous and given:
+        raise TypeError(f"anonymous=True and {given[0]}= contradict each other: give one")
+    explicit_none = [n for n, v in (("api_key", api_key), ("token", token)) if v is None]
+    if explicit_none and not given and not anonymous:
+        raise ValueError(
+            f"{explicit_none[0]}=None: no credential given (an unset environment variable?); "
+            "pass the key, or anonymous=True for a session without credentials"
+        )
+    return key, tok

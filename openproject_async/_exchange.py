@@ -206,7 +206,7 @@ class Exchange:
                     extra={"method": req.method, "url": shown, "status": status},
                 )
                 return None
-            return _decode(req, got)
+            return _decode(req, got, self.auth)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _follow(self, req: ApiRequest, attempt: int, clock: _Clock) -> Answer:
@@ -311,8 +311,9 @@ class Exchange:
         )
 
 
-def _decode(req: ApiRequest, got: Answer) -> _sansio.Answer:
-    """The decoded answer; error answers keep the server's wait hint."""
+def _decode(req: ApiRequest, got: Answer, auth: Auth | None) -> _sansio.Answer:
+    """The decoded answer; error answers keep the server's wait hint, a final 401 the
+    auth object's hint (a key given as token=, say)."""
     ctype = got.headers.get("Content-Type", "")
     url = partial(safe_url, got.url)
     try:
@@ -323,6 +324,9 @@ def _decode(req: ApiRequest, got: Answer) -> _sansio.Answer:
         # the server's wait (429 RateLimit-Reset, Retry-After) is kept whether or not
         # this session retries: a caller without retries schedules its own
         exc.retry_after = wait_hint(got.headers)
+        hint = getattr(auth, "hint", None)
+        if got.status == 401 and isinstance(hint, str) and got.sent_auth is not None:
+            exc.args = (f"{exc}; {hint}",)
         raise
 
 

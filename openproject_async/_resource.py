@@ -21,7 +21,8 @@ from . import _body
 from ._document import _META, HalDocument
 from ._links import Link
 from ._registry import SPECIAL_LINKS, ActionCall, R, expect_kind, kind_for
-from ._session import Timeout, gather_ordered
+from ._session import Timeout
+from ._tasks import gather_ordered
 from .errors import ActionUnavailable, LinkError, NotAnAPIResource, NotVisible, ProtocolError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import warnings
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from types import TracebackType
@@ -28,6 +28,7 @@ from ._auth import ApiKey, Auth, BearerToken, OAuthClientCredentials
 from ._config import (
     API_PATH,
     base_url_of,
+    check_credentials,
     check_settings,
     check_size,
     client_timeout,
@@ -45,7 +46,7 @@ from ._policy import (
 from ._retry import RetryPolicy
 from ._streaming import Streamed, open_stream
 from ._transport import AiohttpTransport, Transport
-from .errors import InsecureTransportWarning, ProtocolError, SessionClosed
+from .errors import InsecureTransportWarning, ProtocolError, SessionClosed, WrongEventLoop
 
 T = TypeVar("T")
 
@@ -60,6 +61,9 @@ STATS = (
     "cached",  # schemas answered from the cache (no request)
     "reauthentications",  # 401 answers followed by a fresh token
 )
+
+#: Default of ``api_key``/``token``: not given (an explicit None is a mistake to report).
+_UNSET: Any = object()
 
 #: Origins already warned about (plain http to a non-loopback host): once per process.
 _WARNED_INSECURE: set[str] = set()
@@ -85,8 +89,8 @@ class Session:
         self,
         url: str,
         *,
-        api_key: str | None = None,
-        token: str | None = None,
+        api_key: str | None = _UNSET,
+        token: str | None = _UNSET,
         oauth: OAuthClientCredentials | None = None,
         auth: Auth | None = None,
         max_concurrency: int = 16,
@@ -99,15 +103,14 @@ class Session:
         http_session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
         max_response_size: int | None = MAX_RESPONSE_SIZE,
+        anonymous: bool = False,
     ) -> None:
-        if sum(a is not None for a in (api_key, token, oauth, auth)) > 1:
-            raise TypeError("give at most one of api_key=, token=, oauth=, auth=")
+        api_key, token = check_credentials(api_key, token, oauth, auth, anonymous, _UNSET)
         if transport is not None and http_session is not None:
             raise TypeError("give either transport= or http_session=, not both")
         check_settings(max_concurrency, retry, cross_origin)
         self.base_url = base_url_of(url)
         self.api_root = self.base_url.with_path(self.base_url.path.rstrip("/") + API_PATH)
-        self._prefix = self.base_url.path.rstrip("/")
         self.auth: Auth | None = (
             ApiKey(api_key)
             if api_key is not None
@@ -126,21 +129,25 @@ class Session:
         self._inflight: dict[str, _Inflight] = {}
         self._schemas: dict[str, _sansio.Document] = {}
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
-        self._exchange = Exchange(
+        self._exchange = self._make_exchange(headers, check_size(max_response_size))
+        self._warn_insecure()
+
+    def _make_exchange(self, headers: Mapping[str, str] | None, cap: int | None) -> Exchange:
+        return Exchange(
             transport=self.transport,
             origin=self._origin,
             api_root=self.api_root,
             auth=self.auth,
-            retry=retry,
+            retry=self.retry,
             timeouts=timeouts_of(self.timeout),
             resolve=self.resolve,
             extra_headers=dict(headers or {}),
-            limit=asyncio.Semaphore(max_concurrency),
+            limit=asyncio.Semaphore(self.max_concurrency),
             stats=self.stats,
-            max_response_size=check_size(max_response_size),
+            max_response_size=cap,
         )
-        self._warn_insecure()
 
     def _warn_insecure(self) -> None:
         if self.base_url.scheme != "http" or self.auth is None or is_loopback(self.base_url.host):
@@ -216,10 +223,22 @@ class Session:
         return self._closed
 
     def _check_open(self) -> None:
+        """SessionClosed after close(); WrongEventLoop from another loop than the first."""
         if self._closed:
             raise SessionClosed(
                 "this OpenProject session is closed; open a new one "
                 "(or keep using it inside its `async with` block)"
+            )
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise WrongEventLoop(
+                "this OpenProject session started in another event loop"
+                + (" (now closed)" if self._loop.is_closed() else "")
+                + ": its connections belong to that loop. Open the session inside the loop "
+                "that uses it (async with OpenProject(...) in the coroutine given to "
+                "asyncio.run()), one session per loop"
             )
 
     def same_origin(self, url: URL) -> bool:
@@ -420,15 +439,3 @@ class Session:
     def cached_schema(self, href: str) -> _sansio.Document | None:
         """The schema document cached for ``href`` (resolved), or None when not fetched yet."""
         return self._schemas.get(str(self.resolve(href)))
-
-
-async def gather_ordered(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """Await coroutines concurrently, results in order; on failure cancel the others."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

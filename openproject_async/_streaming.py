@@ -156,7 +156,7 @@ async def _raise_error(hop: ApiRequest, resp: HttpResponse, sent_auth: str | Non
     finally:
         await resp.aclose()
     answer = Answer(resp.status, resp.headers, bytes(body[:ERROR_BODY_CAP]), hop.url, sent_auth)
-    _decode(hop, answer)  # raises for 4xx/5xx
+    _decode(hop, answer, None)  # raises for 4xx/5xx
     raise ProtocolError(
         f"unexpected answer {resp.status} to {hop.method}",
         status=resp.status,

@@ -86,7 +86,13 @@ class Config:
         if self.timeout is not None:
             kwargs.setdefault("read_timeout", self.timeout)
         try:
-            return OpenProject(self.url, api_key=self.api_key, token=self.token, **kwargs)
+            return OpenProject(
+                self.url,
+                api_key=self.api_key,
+                token=self.token,
+                anonymous=not (self.api_key or self.token),
+                **kwargs,
+            )
         except (ValueError, TypeError) as exc:
             raise CliError(f"cannot use --url: {exc}", EXIT_USAGE) from None
 
