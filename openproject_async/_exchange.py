@@ -74,7 +74,7 @@ class _Clock:
             self.started = now
         if self.deadline is None:
             return total, False
-        left = self.started + self.deadline - now
+        left = self.deadline - (now - self.started)  # exact when no time has passed
         return (left, True) if left < total else (total, False)
 
     def elapsed(self) -> float:
