@@ -14,13 +14,15 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _links _error_map                           HAL links, URI templates; error documents
                                                 to exception classes
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
-    _policy _config                             bodies, placement by schema, retry, origin,
-                                                credential, redirect and replay decisions
+    _policy _config _paging                     bodies, placement by schema, retry, origin,
+                                                credential, redirect and replay decisions,
+                                                paging arithmetic
     _transport                                  the I/O seam: one HTTP exchange (aiohttp)
     _auth                                       API key, bearer token, OAuth2 (token fetches
                                                 go through the transport)
     _exchange                                   one API request as HTTP exchanges: headers,
                                                 credentials, redirects, re-auth, retries
+    _shared_get                                 identical GETs in flight share one request
     _session                                    settings, lifecycle, URLs, merged GETs,
                                                 the schema cache
     _registry                                   extension points of resources
