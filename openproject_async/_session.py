@@ -101,12 +101,12 @@ class Session:
         self.retry = retry
         self.cross_origin: CrossOriginPolicy = cross_origin
         self.timeout = client_timeout(timeout, connect_timeout, read_timeout)
-        # the Limit caps requests in flight (the pool follows it); widened() may raise it
         self.transport: Transport = transport or AiohttpTransport(limit=0, session=http_session)
         self._limit = Limit(max_concurrency)
         self._origin = OriginPolicy(self.base_url, cross_origin)
         self._schemas: dict[str, _sansio.Document] = {}
         self._resolved: dict[str, URL] = {}
+        self._schema_objects: dict[str, Any] = {}  # href -> Schema over a cached document
         self._closed = False
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self._exchange = Exchange(
@@ -194,9 +194,11 @@ class Session:
     def widened(self, concurrency: int) -> Iterator[None]:
         """Let ``concurrency`` requests be in flight while the block runs.
 
-        When ``concurrency`` exceeds ``max_concurrency`` the session's limit grows by the
-        difference for the duration of the block (``iterate(concurrency=n)`` uses this:
-        asking for n pages in flight gets n, not silently fewer).
+        The session's :class:`Limit` caps its requests in flight (its own transport's
+        connection pool has no cap of its own: it follows). When ``concurrency`` exceeds
+        ``max_concurrency`` that limit grows by the difference while the block runs
+        (``iterate(concurrency=n)`` uses this: asking for n pages in flight gets n, not
+        silently fewer).
         """
         extra = concurrency - self.max_concurrency
         if extra <= 0:
