@@ -62,7 +62,9 @@ QUERY: dict[str, Any] = {"filters": [], "sortBy": [["id", "asc"]]}
 async def library(
     url: str, key: str, page_size: int, concurrency: int, counts: dict[str, Any]
 ) -> AsyncIterator[Any]:
-    async with OpenProject(url, api_key=key, max_concurrency=max(16, concurrency)) as op:
+    # the library's defaults: iterate(concurrency=n) itself widens max_concurrency when n
+    # exceeds it (nothing is raised behind its back here)
+    async with OpenProject(url, api_key=key) as op:
         first = await op.get(WPS, pageSize=page_size, **QUERY)
         assert isinstance(first, Collection)
         counts["session"] = op.stats  # live: read after the loop, even after a break
