@@ -207,6 +207,7 @@ class Collection(Resource):
             async for page in walk:
                 tracker.report(page.total, page.page_size, len(page._raw_elements()))
                 yield page
+                del page  # not held while the next page downloads
         finally:
             await walk.aclose()
 
@@ -264,6 +265,7 @@ class Collection(Resource):
             if self._raw_elements():
                 async for page in self._follow(self):
                     yield page
+                    del page  # not held while the next page downloads
             return
         jump, size, number = plan
         total = self.total
