@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from openproject_async import Collection, OpenProject, Resource
+from openproject_async._exchange import Limit
 from openproject_async._forms import _form_schemas
 from openproject_async.errors import SessionClosed, UnknownField, UpdateConflict
 from openproject_async.testing import FakeOpenProject
@@ -259,3 +260,43 @@ async def test_close_fails_the_first_caller_and_the_waiters_of_a_shared_get() ->
         results = await asyncio.gather(*callers, return_exceptions=True)
     assert [type(r) for r in results] == [SessionClosed] * 3
     assert "closed while the request was in flight" in str(results[0])
+
+
+# -- the session's limit ---------------------------------------------------------------------
+
+
+async def test_limit_serves_in_order_widens_and_narrows_again() -> None:
+    limit = Limit(1)
+    release = asyncio.Event()
+    entered: list[int] = []
+
+    async def hold(n: int) -> None:
+        async with limit:
+            entered.append(n)
+            await release.wait()
+
+    tasks = [asyncio.ensure_future(hold(n)) for n in range(4)]
+    await asyncio.sleep(0)
+    assert (entered, limit.used) == ([0], 1)
+    limit.widen(2)  # two more places: the next two in line enter
+    await asyncio.sleep(0)
+    assert (entered, limit.used) == ([0, 1, 2], 3)
+    limit.widen(-2)  # taken back: nobody new enters until the holders are down to one
+    release.set()
+    await asyncio.gather(*tasks)
+    assert (entered, limit.used, limit.capacity) == ([0, 1, 2, 3], 0, 1)
+
+
+async def test_limit_gives_back_a_place_granted_to_a_cancelled_waiter() -> None:
+    limit = Limit(1)
+    await limit.__aenter__()
+    second = asyncio.ensure_future(limit.__aenter__())
+    third = asyncio.ensure_future(limit.__aenter__())
+    await asyncio.sleep(0)
+    assert limit.used == 1
+    await limit.__aexit__(None, None, None)  # the place is granted to `second`...
+    second.cancel()  # ...cancelled before it resumes: the place goes on to `third`
+    results = await asyncio.gather(second, third, return_exceptions=True)
+    assert second.cancelled()
+    assert results[1] is None
+    assert limit.used == 1  # third's
