@@ -6,6 +6,7 @@ closed session fails every caller of a shared GET clearly.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from openproject_async import Collection, OpenProject, Resource
+from openproject_async._cli._export import BULK_GC_THRESHOLDS, bulk_gc
 from openproject_async._exchange import Limit
 from openproject_async._forms import _form_schemas
 from openproject_async.errors import SessionClosed, UnknownField, UpdateConflict
@@ -300,3 +302,16 @@ async def test_limit_gives_back_a_place_granted_to_a_cancelled_waiter() -> None:
     assert second.cancelled()
     assert results[1] is None
     assert limit.used == 1  # third's
+
+
+# -- the collector during a CLI export -------------------------------------------------------
+
+
+def test_bulk_gc_raises_the_thresholds_and_restores_them() -> None:
+    before = gc.get_threshold()
+    with bulk_gc():
+        assert gc.get_threshold() == BULK_GC_THRESHOLDS == (50_000, 20, 100)
+    assert gc.get_threshold() == before
+    with pytest.raises(KeyError), bulk_gc():
+        raise KeyError("x")
+    assert gc.get_threshold() == before
