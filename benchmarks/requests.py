@@ -10,7 +10,8 @@ in a separate process, then GETs ``--requests`` small resources one after the ot
   raw                 ``session.get(url)`` + ``orjson.loads``
 
 and prints the client's CPU microseconds per request (the client process does nothing
-else; the best of ``--repeat`` alternating rounds, so a busy moment does not decide it),
+else; the best of ``--repeat`` rounds, the clients taking turns at each place in a round,
+so that neither a busy moment nor the order decides it),
 requests per second, and the library's overhead over raw.
 
     python benchmarks/requests.py [--requests 4000] [--repeat 3]
@@ -65,11 +66,13 @@ async def measure(url: str, key: str, args: argparse.Namespace) -> dict[str, flo
         "raw aiohttp+orjson": lambda: raw(url, key, hrefs),
     }
     best: dict[str, float] = {}
+    order = list(runs.items())
     for _ in range(args.repeat):
-        for name, run in runs.items():
+        order = order[1:] + order[:1]  # each client takes each place in the round in turn
+        for name, run in order:
             seconds = await run()
             best[name] = min(best.get(name, seconds), seconds)
-    return {name: seconds / len(hrefs) * 1e6 for name, seconds in best.items()}
+    return {name: best[name] / len(hrefs) * 1e6 for name in runs}
 
 
 def main() -> int:

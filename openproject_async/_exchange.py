@@ -123,13 +123,13 @@ class Exchange:
         policy = self.retry
         if policy is None or req.retry is False:
             return await self._attempt(req, 1)
-        replayable = req.replayable
         # The first try runs without tenacity: most requests succeed at once, and a
         # retry loop per request costs more than the request's own bookkeeping.
         started = time.monotonic()
         try:
             return await self._attempt(req, 1)
         except OpenProjectError as exc:
+            replayable = req.replayable
             if policy.attempts < 2 or not policy.retryable_error(exc, replayable=replayable):
                 exc.attempts = 1
                 raise
@@ -193,8 +193,11 @@ class Exchange:
     async def _attempt(self, req: ApiRequest, attempt: int) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
-            got = await self._follow(req, attempt)
+            got, location = await self._hop(req, attempt, first_hop=True, replayable=req.replayable)
             status = got.status
+            if status in _policy.REDIRECTS:
+                got = await self._follow(req, attempt, got, location)
+                status = got.status
             if (
                 status == 401
                 and reauth
@@ -216,22 +219,23 @@ class Exchange:
             return _decode(req, got)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _follow(self, req: ApiRequest, attempt: int) -> Answer:
-        """Send ``req``, following redirects hop by hop."""
+    async def _follow(
+        self, req: ApiRequest, attempt: int, got: Answer, location: str | None
+    ) -> Answer:
+        """Follow the redirect ``got`` answered to ``req``, hop by hop."""
         hop = req
-        previous: URL | None = None
         replayable = req.replayable
-        for _hop in range(_policy.MAX_REDIRECTS + 1):
-            got, location = await self._hop(
-                hop, attempt, first_hop=previous is None, replayable=replayable
-            )
-            if got.status not in _policy.REDIRECTS:
-                return got
+        for _hop in range(_policy.MAX_REDIRECTS):
             nxt = _policy.redirect(hop, got.status, location, self.resolve)
             if nxt is None:
                 return got
             self.origin.check(nxt.method, nxt.url, redirect_from=hop.url)
-            previous, hop = hop.url, nxt
+            hop = nxt
+            got, location = await self._hop(hop, attempt, first_hop=False, replayable=replayable)
+            if got.status not in _policy.REDIRECTS:
+                return got
+        if _policy.redirect(hop, got.status, location, self.resolve) is None:
+            return got  # a redirect status without a usable Location: the answer as it is
         raise ProtocolError(f"more than {_policy.MAX_REDIRECTS} redirects", url=safe_url(req.url))
 
     async def _hop(
@@ -250,7 +254,11 @@ class Exchange:
             hdrs = _policy.hop_headers(
                 hop, own_origin=own, first_hop=first_hop, extra=self.extra_headers
             )
-        sent_auth = await self._authorize(hdrs) if own else None
+        sent_auth: str | None = None
+        if own and self.auth is not None:  # (inline: one frame less on every request)
+            sent_auth = await self.auth.header(self.transport, self.api_root)
+            if sent_auth:
+                hdrs["Authorization"] = sent_auth
         http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, hop.timeout or self.timeouts)
         failure: OpenProjectError | None = None
         started = time.monotonic()
@@ -270,15 +278,6 @@ class Exchange:
         self._log_hop(hop, attempt, resp.status, str(resp.status), started)
         answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
         return answer, resp.headers.get("Location")
-
-    async def _authorize(self, hdrs: dict[str, str]) -> str | None:
-        """Add the Authorization header (own origin only); the value sent, for a 401."""
-        if self.auth is None:
-            return None
-        value = await self.auth.header(self.transport, self.api_root)
-        if value:
-            hdrs["Authorization"] = value
-        return value
 
     def _log_hop(
         self, hop: ApiRequest, attempt: int, status: int | None, shown_status: str, started: float

@@ -81,21 +81,8 @@ class SharedGets:
         then sends the request).
         """
         key = str(url)
-        while True:
-            cached = self._schemas.get(key)
-            if cached is not None:
-                self._stats["cached"] += 1
-                return cached
-            entry = self._inflight.get(key)
-            if entry is None:
-                return await self._first_get(key, url)
-            self._stats["merged"] += 1
-            got = await self._wait_for(entry, url)
-            if got is not _AGAIN:
-                return got  # type: ignore[no-any-return]
-            self._check_open()
-
-    async def _first_get(self, key: str, url: URL) -> _sansio.Answer:
+        if key in self._schemas or key in self._inflight:
+            return await self._join(key, url)
         entry = self._inflight[key] = _Inflight(asyncio.current_task())
         try:
             doc = await self._send(ApiRequest("GET", url))
@@ -121,6 +108,22 @@ class SharedGets:
         if entry.future is not None and not entry.future.done():
             entry.future.set_result(doc)
         return doc
+
+    async def _join(self, key: str, url: URL) -> _sansio.Answer:
+        """The cached schema, or the answer of the identical GET in flight (or a new one)."""
+        while True:
+            cached = self._schemas.get(key)
+            if cached is not None:
+                self._stats["cached"] += 1
+                return cached
+            entry = self._inflight.get(key)
+            if entry is None:
+                return await self.get(url)
+            self._stats["merged"] += 1
+            got = await self._wait_for(entry, url)
+            if got is not _AGAIN:
+                return got  # type: ignore[no-any-return]
+            self._check_open()
 
     async def _wait_for(self, entry: _Inflight, url: URL) -> Any:
         fut = entry.future
