@@ -20,6 +20,8 @@ from openproject_async._forms import _form_schemas
 from openproject_async.errors import SessionClosed, UnknownField, UpdateConflict
 from openproject_async.testing import FakeOpenProject
 
+from .test_readme import run_snippet
+
 API = "/api/v3"
 WPS = f"{API}/work_packages"
 CREATE = f"{API}/projects/1/work_packages"
@@ -315,3 +317,7 @@ def test_bulk_gc_raises_the_thresholds_and_restores_them() -> None:
     with pytest.raises(KeyError), bulk_gc():
         raise KeyError("x")
     assert gc.get_threshold() == before
+
+
+async def test_the_readme_bulk_write_example_runs() -> None:
+    assert await run_snippet("op.gather(") == "5 saved\n"
