@@ -3,6 +3,7 @@
 Starts FakeOpenProject in a separate process with a latency model (``--latency`` per
 request, 30 ms by default, ``--workers`` requests served at once, 8 by default) and:
 
+* counts the requests of a session's first ``save()`` and of creates through a form;
 * updates ``--updates`` work packages (``wp.save(subject=...)``, 2 requests each: the form
   and the PATCH) with ``await op.gather(*saves, concurrency=N)``, and the first
   ``--sequential`` of them one after the other (a sequential loop over 1,000 would take a
@@ -28,6 +29,29 @@ from _common import fake_server
 from openproject_async import Collection, OpenProject
 
 WPS = "/api/v3/work_packages"
+
+
+async def counts(url: str, key: str) -> list[tuple[str, int]]:
+    """Requests of a session's first save() and of creates through the project's form."""
+    out = []
+    async with OpenProject(url, api_key=key) as op:
+        wp = await op.get(f"{WPS}/1")
+        project = await op.get("/api/v3/projects/1")
+        create = project.submit
+        steps = [
+            ("first wp.save(subject=...)", wp.save(subject="Renamed")),
+            ("create, scalars only", create("createWorkPackage", subject="A")),
+            (
+                'first create with type="Task"',
+                create("createWorkPackage", subject="B", type="Task"),
+            ),
+            ('next create with type="Task"', create("createWorkPackage", subject="C", type="Task")),
+        ]
+        for label, step in steps:
+            before = op.stats["requests"]
+            await step
+            out.append((label, op.stats["requests"] - before))
+    return out
 
 
 async def updates(url: str, key: str, args: argparse.Namespace) -> tuple[float, float, int]:
@@ -79,7 +103,11 @@ def main() -> int:
     args = parser.parse_args()
     server = ["--latency", str(args.latency), "--max-concurrent-requests", str(args.workers)]
     with fake_server("--seed-size", str(args.updates), *server) as (url, key):
+        writes = asyncio.run(counts(url, key))
         seq, conc, failed = asyncio.run(updates(url, key, args))
+    print("requests per write")
+    for label, n in writes:
+        print(f"  {label:<32} {n}")
     print(
         f"updates, {args.latency * 1000:.0f} ms/request, {args.workers} served at once "
         f"(wp.save: form + PATCH)"

@@ -219,14 +219,16 @@ class Collection(Resource):
         tracker = Tracker(start.offset, progress)
         walk = start._walk(concurrency)
         del start
-        previous: set[Any] = set()
+        # ids yielded by _type, per page: sets of ints/strs, which the collector never
+        # tracks (a (type, id) tuple per element would be scanned until the page ends)
+        previous: dict[Any, set[Any]] = {}
         try:
             async for page in walk:
                 raw = page._raw_elements()
                 wrapped = page._elements  # already wrapped (this page's .elements was used)
                 total, size = page.total, page.page_size
                 del page  # hold the element list only, not the page
-                current: set[Any] = set()
+                current: dict[Any, set[Any]] = {}
                 yielded = 0
                 for i, doc in enumerate(raw):
                     if skip:  # (a resized first page: elements before the reading started)
@@ -242,10 +244,14 @@ class Collection(Resource):
                     if (type(key) is int or type(key) is str) and (
                         kind is None or type(kind) is str
                     ):
-                        key = (kind, key)
-                        if key in previous or key in current:
+                        seen = current.get(kind)
+                        if seen is None:
+                            seen = current[kind] = set()
+                        elif key in seen:
                             continue
-                        current.add(key)
+                        if key in previous.get(kind, ()):
+                            continue
+                        seen.add(key)
                     yielded += 1
                     yield wrapped[i] if wrapped is not None else wrap(op, doc)
                 previous = current
