@@ -275,9 +275,11 @@ class Exchange:
             self._log_hop(hop, attempt, None, type(exc).__name__, started)
         if failure is not None:
             raise failure  # outside the except block: no chained context
-        self._log_hop(hop, attempt, resp.status, str(resp.status), started)
-        answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
-        return answer, resp.headers.get("Location")
+        status = resp.status
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_hop(hop, attempt, status, str(status), started)
+        answer = Answer(status, resp.headers, raw, hop.url, sent_auth)
+        return answer, resp.headers.get("Location") if status in _policy.REDIRECTS else None
 
     def _log_hop(
         self, hop: ApiRequest, attempt: int, status: int | None, shown_status: str, started: float
