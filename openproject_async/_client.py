@@ -142,7 +142,7 @@ class OpenProject(Session):
                 if inspect.iscoroutine(aw) and inspect.getcoroutinestate(aw) == "CORO_CREATED":
                     aw.close()  # cancelled before it started: no "never awaited" warning
 
-        with self.widened(n):
+        with self._widened(n):
             return await gather_ordered([one(aw) for aw in aws])
 
     # -- what resources reach through their session ----------------------------------

@@ -287,7 +287,7 @@ class Collection(Resource):
                 window.append((following, task))
                 following += 1
 
-        widened = self._op.widened(concurrency)
+        widened = self._op._widened(concurrency)
         widened.__enter__()
         try:
             fill()  # the next pages are on their way while this one is consumed

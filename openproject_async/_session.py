@@ -191,7 +191,7 @@ class Session:
             )
 
     @contextlib.contextmanager
-    def widened(self, concurrency: int) -> Iterator[None]:
+    def _widened(self, concurrency: int) -> Iterator[None]:
         """Let ``concurrency`` requests be in flight while the block runs.
 
         The session's :class:`Limit` caps its requests in flight (its own transport's
