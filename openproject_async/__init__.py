@@ -16,7 +16,7 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
     _policy _config _paging _tasks              bodies, placement by schema, retry, origin,
                                                 credential, redirect and replay decisions,
-                                                how far a walk over pages may go
+                                                paging arithmetic and how far a walk may go
     _transport                                  the I/O seam: one HTTP exchange (aiohttp)
     _auth                                       API key, bearer token, OAuth2 (token fetches
                                                 go through the transport)
@@ -24,6 +24,7 @@ imports one of the package's modules inside a function (tests/test_architecture.
                                                 credentials, redirects, re-auth, retries
     _streaming                                  streamed exchanges: bodies from streams,
                                                 answers read in chunks
+    _shared_get                                 identical GETs in flight share one request
     _session                                    settings, lifecycle, URLs, merged GETs,
                                                 the schema cache
     _registry _document                         extension points of resources; a HAL

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal, overload
+import inspect
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, Literal, TypeVar, overload
 
 # _attachments, _collection and _preview are imported for what they register on import
 # (their resource kinds and special links), like _forms and _schema.
@@ -33,7 +34,9 @@ from ._resource import Resource, wrap
 from ._schema import Schema
 from ._session import Session, Timeout
 from ._tasks import gather_ordered
-from .errors import ProtocolError
+from .errors import OpenProjectError, ProtocolError
+
+T = TypeVar("T")
 
 
 class OpenProject(Session):
@@ -274,6 +277,37 @@ class OpenProject(Session):
             direct=direct,
             progress=progress,
         )
+
+    async def gather(
+        self, *aws: Awaitable[T], concurrency: int | None = None
+    ) -> list[T | OpenProjectError]:
+        """Await many operations at once (at most ``concurrency``), one result per operation.
+
+        ``await op.gather(*(wp.save(subject=s) for wp, s in changes), concurrency=8)``:
+        results in input order, each the operation's value or the
+        :class:`~openproject_async.errors.OpenProjectError` it raised (a conflict, a
+        validation error...), so that one failure neither hides the others' results nor
+        stops them. Anything else raised (a bug, a cancellation) cancels the rest and
+        propagates. ``concurrency`` defaults to ``max_concurrency``; more widens the
+        session's limit while the operations run (as ``iterate(concurrency=n)`` does).
+        """
+        n = self.max_concurrency if concurrency is None else concurrency
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
+        limit = asyncio.Semaphore(n)
+
+        async def one(aw: Awaitable[T]) -> T | OpenProjectError:
+            try:
+                async with limit:
+                    return await aw
+            except OpenProjectError as exc:
+                return exc
+            finally:
+                if inspect.iscoroutine(aw) and inspect.getcoroutinestate(aw) == "CORO_CREATED":
+                    aw.close()  # cancelled before it started: no "never awaited" warning
+
+        with self._widened(n):
+            return await gather_ordered([one(aw) for aw in aws])
 
     # -- what resources reach through their session ----------------------------------
 

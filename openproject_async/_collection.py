@@ -52,14 +52,24 @@ instead of silently ending after one page.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._links import Link
-from ._paging import PageBound, asked_for_count, check_readable
+from ._paging import (
+    PageBound,
+    Progress,
+    ProgressCallback,
+    Tracker,
+    as_int,
+    asked_for_count,
+    bad_element,
+    check_options,
+    check_readable,
+    pages_for,
+    self_href,
+)
 from ._registry import register_kind
 from ._resource import Resource, wrap
 from .errors import LinkError, ProtocolError
@@ -68,74 +78,7 @@ if TYPE_CHECKING:
     from ._client import OpenProject
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What a ``progress=`` callback receives after each page.
-
-    ``pages_done`` / ``elements_done`` count what this iterator delivered so far (for
-    ``iterate()``: elements yielded, after the last one of the page was consumed; for
-    ``pages()``: pages handed out and the elements on them). ``pages_total`` is the number
-    of pages the iteration expects from the latest ``total`` (None when unknown: cursor
-    collections, ``select=`` without ``total``); ``total`` is the latest page's ``total``.
-    Both may change during a read when the collection changes.
-    """
-
-    pages_done: int
-    pages_total: int | None
-    elements_done: int
-    total: int | None
-
-
-ProgressCallback = Callable[[Progress], object]
-
 _NEXT_RELS = ("nextByOffset", "nextByCursor", "next")
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _check_options(concurrency: Any, progress: Any) -> None:
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(
-            "progress must be a callable taking a Progress (or None), "
-            f"got {type(progress).__name__}"
-        )
-
-
-def _pages_for(total: int, size: int) -> int:
-    """Pages that hold ``total`` elements at ``size`` per page (a count-only page is 1)."""
-    return max(math.ceil(total / size), 1)
-
-
-class _Tracker:
-    """Counts what an iterator delivered and reports it to the ``progress`` callback."""
-
-    __slots__ = ("callback", "elements", "first", "last", "pages", "total")
-
-    def __init__(self, first: Collection, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-        self.pages = 0
-        self.elements = 0
-        self.first = first.offset if first.offset is not None else 1
-        self.total: int | None = None
-        self.last: int | None = None
-
-    def report(self, total: int | None, size: int | None, elements: int) -> None:
-        self.pages += 1
-        self.elements += elements
-        if self.callback is None:
-            return
-        if total is not None:
-            self.total = total
-            if size:
-                self.last = _pages_for(total, size)
-        expected = None
-        if self.last is not None:
-            expected = max(self.last - self.first + 1, self.pages)
-        self.callback(Progress(self.pages, expected, self.elements, self.total))
 
 
 class Collection(Resource):
@@ -161,23 +104,23 @@ class Collection(Resource):
     @property
     def total(self) -> int | None:
         """All elements matching the query (every page), as this page says."""
-        return _int(self._data.get("total"))
+        return as_int(self._data.get("total"))
 
     @property
     def count(self) -> int:
         """Elements on this page (the server's ``count``; the elements present without it)."""
-        value = _int(self._data.get("count"))
+        value = as_int(self._data.get("count"))
         return value if value is not None else len(self._raw_elements())
 
     @property
     def page_size(self) -> int | None:
         """The page size the server used (it caps what was asked at its maximum)."""
-        return _int(self._data.get("pageSize"))
+        return as_int(self._data.get("pageSize"))
 
     @property
     def offset(self) -> int | None:
         """This page's number, 1-based (OpenProject's ``offset`` is a page number)."""
-        return _int(self._data.get("offset"))
+        return as_int(self._data.get("offset"))
 
     @property
     def elements(self) -> list[Resource]:
@@ -189,7 +132,7 @@ class Collection(Resource):
                 self._elements = [wrap(op, d) for d in raw]
             except ProtocolError:
                 bad = next(i for i, d in enumerate(raw) if not isinstance(d, dict))
-                raise _bad_element(bad, raw[bad]) from None
+                raise bad_element(bad, raw[bad]) from None
         return self._elements
 
     def __len__(self) -> int:
@@ -215,78 +158,114 @@ class Collection(Resource):
         return self.iterate()
 
     def iterate(
-        self, *, concurrency: int = 1, progress: ProgressCallback | None = None
+        self,
+        *,
+        concurrency: int = 1,
+        progress: ProgressCallback | None = None,
+        page_size: int | None = None,
     ) -> AsyncGenerator[Resource, None]:
         """Every element from this page on, in order, page after page.
 
-        ``concurrency``: pages in flight at once (1 = follow ``nextByOffset``). An element
-        already yielded from the previous page is not yielded again (see the module
-        documentation). ``progress`` is called after the last element of each page.
+        ``concurrency``: pages in flight at once (1 = follow ``nextByOffset``); more than
+        the session's ``max_concurrency`` widens its limit while the iteration runs. An
+        element already yielded from the previous page is not yielded again (see the
+        module documentation). ``progress`` is called after the last element of each page.
+        ``page_size``: read the rest with pages of that size (the server caps it at its
+        maximum) through this page's ``changeSize`` link, e.g. ``page_size=1000`` on a
+        collection opened with the default 20 per page.
         """
-        _check_options(concurrency, progress)
+        check_options(concurrency, progress, page_size)
         check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._iterate(concurrency, progress)
+        return self._iterate(concurrency, progress, page_size)
 
     def pages(
-        self, *, concurrency: int = 1, progress: ProgressCallback | None = None
+        self,
+        *,
+        concurrency: int = 1,
+        progress: ProgressCallback | None = None,
+        page_size: int | None = None,
     ) -> AsyncGenerator[Collection, None]:
         """This page and every following one, in order, as Collections.
 
         This page comes first even when it is not page 1; the pages after it follow.
-        ``progress`` is called as each page is handed out.
+        ``progress`` is called as each page is handed out. With ``page_size`` (see
+        :meth:`iterate`) the pages come at that size instead, starting with the one that
+        holds this page's first element (it may begin with elements before it).
         """
-        _check_options(concurrency, progress)
+        check_options(concurrency, progress, page_size)
         check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._pages(concurrency, progress)
+        return self._pages(concurrency, progress, page_size)
 
     async def to_list(
-        self, *, concurrency: int = 1, progress: ProgressCallback | None = None
+        self,
+        *,
+        concurrency: int = 1,
+        progress: ProgressCallback | None = None,
+        page_size: int | None = None,
     ) -> list[Resource]:
         """All elements of all pages from this one on, in a list (see :meth:`iterate`)."""
-        return [e async for e in self.iterate(concurrency=concurrency, progress=progress)]
+        return [
+            e
+            async for e in self.iterate(
+                concurrency=concurrency, progress=progress, page_size=page_size
+            )
+        ]
 
     async def _pages(
-        self, concurrency: int, progress: ProgressCallback | None
+        self, concurrency: int, progress: ProgressCallback | None, page_size: int | None
     ) -> AsyncGenerator[Collection, None]:
-        tracker = _Tracker(self, progress)
-        walk = self._walk(concurrency)
+        start, _skip = await self._resized(page_size)
+        tracker = Tracker(start.offset, progress)
+        walk = start._walk(concurrency)
         try:
             async for page in walk:
                 tracker.report(page.total, page.page_size, len(page._raw_elements()))
                 yield page
+                del page  # not held while the next page downloads
         finally:
             await walk.aclose()
 
     async def _iterate(
-        self, concurrency: int, progress: ProgressCallback | None
+        self, concurrency: int, progress: ProgressCallback | None, page_size: int | None
     ) -> AsyncGenerator[Resource, None]:
         op = self._op
-        tracker = _Tracker(self, progress)
-        walk = self._walk(concurrency)
-        previous: set[Any] = set()
+        start, skip = await self._resized(page_size)
+        tracker = Tracker(start.offset, progress)
+        walk = start._walk(concurrency)
+        del start
+        # ids yielded by _type, per page: sets of ints/strs, which the collector never
+        # tracks (a (type, id) tuple per element would be scanned until the page ends)
+        previous: dict[Any, set[Any]] = {}
         try:
             async for page in walk:
                 raw = page._raw_elements()
                 wrapped = page._elements  # already wrapped (this page's .elements was used)
                 total, size = page.total, page.page_size
                 del page  # hold the element list only, not the page
-                current: set[Any] = set()
+                current: dict[Any, set[Any]] = {}
                 yielded = 0
                 for i, doc in enumerate(raw):
+                    if skip:  # (a resized first page: elements before the reading started)
+                        skip -= 1
+                        continue
                     if not isinstance(doc, dict):
-                        raise _bad_element(i, doc)
+                        raise bad_element(i, doc)
                     # the same element on the previous page (shifted by an insert): skip it
                     key = doc.get("id")
                     if key is None:
-                        key = _self_href(doc)
+                        key = self_href(doc)
                     kind = doc.get("_type")
                     if (type(key) is int or type(key) is str) and (
                         kind is None or type(kind) is str
                     ):
-                        key = (kind, key)
-                        if key in previous or key in current:
+                        seen = current.get(kind)
+                        if seen is None:
+                            seen = current[kind] = set()
+                        elif key in seen:
                             continue
-                        current.add(key)
+                        if key in previous.get(kind, ()):
+                            continue
+                        seen.add(key)
                     yielded += 1
                     yield wrapped[i] if wrapped is not None else wrap(op, doc)
                 previous = current
@@ -306,11 +285,12 @@ class Collection(Resource):
             if self._raw_elements():
                 async for page in self._follow(self):
                     yield page
+                    del page  # not held while the next page downloads
             return
         jump, size, number = plan
         total = self.total
         assert total is not None  # (the plan needs it)
-        last = _pages_for(total, size)
+        last = pages_for(total, size)
         window: deque[tuple[int, asyncio.Task[Collection]]] = deque()
         following = number + 1
 
@@ -321,6 +301,8 @@ class Collection(Resource):
                 window.append((following, task))
                 following += 1
 
+        widened = self._op._widened(concurrency)
+        widened.__enter__()
         try:
             fill()  # the next pages are on their way while this one is consumed
             yield self
@@ -333,7 +315,7 @@ class Collection(Resource):
                     return  # the collection shrank: nothing after this page either
                 total = page.total
                 if total is not None:  # follow the collection as it grows or shrinks
-                    last = _pages_for(total, size)
+                    last = pages_for(total, size)
                 fill()
                 yield page
                 del page
@@ -344,6 +326,39 @@ class Collection(Resource):
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+            widened.__exit__(None, None, None)
+
+    async def _resized(self, page_size: int | None) -> tuple[Collection, int]:
+        """The page of ``page_size`` elements holding this page's first element, and how
+        many of its elements come before that one; (self, 0) when resizing cannot help
+        (no ``page_size``, not larger than this page's, one page holds everything, no
+        ``changeSize`` link)."""
+        size, number, total = self.page_size, self.offset, self.total
+        link = self.links.get("changeSize")
+        if (
+            page_size is None
+            or size is None
+            or page_size <= size
+            or number is None
+            or number < 1
+            or (total is not None and total <= number * size)
+            or not isinstance(link, Link)
+            or not link.href
+            or link.variables != ["size"]
+        ):
+            return self, 0
+        first = (number - 1) * size  # this page's first element, 0-based
+        page = await self._fetch(link.expand(size=page_size), f"changeSize size={page_size}")
+        new = page.page_size
+        if new is None or new < 1:
+            raise ProtocolError("changeSize answered a page without pageSize", url=page.href)
+        wanted = first // new + 1
+        if page.offset != wanted:
+            jump = page.links.get("jumpTo")
+            if not isinstance(jump, Link) or not jump.href or jump.variables != ["offset"]:
+                raise LinkError(f"the resized page has no jumpTo link to reach page {wanted}")
+            page = await page._jump(jump, wanted, new)
+        return page, first - (wanted - 1) * new
 
     def _plan(self) -> tuple[Link, int, int] | None:
         """(jumpTo link, page size, this page's number) when concurrent reading works."""
@@ -418,21 +433,6 @@ class Collection(Resource):
         if not isinstance(page, Collection):
             raise ProtocolError(f"{what} did not lead to a collection page", url=href)
         return page
-
-
-def _self_href(doc: dict[str, Any]) -> Any:
-    links = doc.get("_links")
-    if type(links) is dict:
-        link = links.get("self")
-        if type(link) is dict:
-            return link.get("href")
-    return None
-
-
-def _bad_element(index: int, value: Any) -> ProtocolError:
-    return ProtocolError(
-        f"collection element {index} is {type(value).__name__}, expected a HAL object"
-    )
 
 
 __all__ = ["Collection", "Progress", "ProgressCallback"]

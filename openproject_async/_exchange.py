@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,6 +43,57 @@ from ._transport import HttpRequest, HttpResponse, Transport, read_limited
 from .errors import APIError, OpenProjectError, ProtocolError, RequestTimeout
 
 log = logging.getLogger("openproject_async")
+
+
+class Limit:
+    """At most ``capacity`` holders at once (``async with limit:``), first come first served.
+
+    Unlike ``asyncio.Semaphore`` the capacity can change while it is in use
+    (:meth:`widen`): a reader asking for more pages in flight than the session's
+    ``max_concurrency`` widens it for as long as it reads.
+    """
+
+    __slots__ = ("_waiters", "capacity", "used")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.used < self.capacity and not self._waiters:
+            self.used += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # granted, then cancelled: give it back
+                self._release()
+            else:
+                self._waiters.remove(fut)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self.used -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        while waiters and self.used < self.capacity:
+            fut = waiters.popleft()
+            if not fut.done():
+                self.used += 1
+                fut.set_result(None)
+
+    def widen(self, extra: int) -> None:
+        """Add ``extra`` places (negative: take them back once their holders leave)."""
+        self.capacity += extra
+        self._wake()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +145,11 @@ class Exchange:
     timeouts: Timeouts
     resolve: Callable[[URL], URL]
     extra_headers: dict[str, str] = field(default_factory=dict)
-    limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
+    limit: Limit = field(default_factory=lambda: Limit(16))
     stats: dict[str, int] = field(default_factory=dict)
     max_response_size: int | None = MAX_RESPONSE_SIZE
     _resends_seen: int = field(default=0, init=False)
+    _get_headers: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     # -- retries -----------------------------------------------------------------------
 
@@ -229,9 +282,17 @@ class Exchange:
     ) -> tuple[Answer, str | None]:
         """One exchange through the transport: (answer, Location header)."""
         own = self.origin.same_origin(hop.url)
-        hdrs = _policy.hop_headers(
-            hop, own_origin=own, first_hop=first_hop, extra=self.extra_headers
-        )
+        if own and hop.method == "GET" and not hop.headers:
+            # the same for every plain GET to the server: built once
+            if self._get_headers is None:
+                self._get_headers = _policy.hop_headers(
+                    hop, own_origin=True, first_hop=True, extra=self.extra_headers
+                )
+            hdrs = dict(self._get_headers)
+        else:
+            hdrs = _policy.hop_headers(
+                hop, own_origin=own, first_hop=first_hop, extra=self.extra_headers
+            )
         sent_auth = await self._authorize(hdrs) if own else None
         http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, hop.timeout or self.timeouts)
         failure: OpenProjectError | None = None

@@ -21,16 +21,17 @@ you fetched yourself) commits its ``payload``, as the usage guide describes.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _sansio
+from . import _body, _sansio
 from ._links import Link
 from ._placement import merge, names_to_choose, place, references_only, values_of
 from ._registry import ActionCall, register_kind, special_link
 from ._resource import Resource
 from ._retry import FORM_PATH_END
-from ._schema import ChoiceMemo, Schema, load_schema
+from ._schema import ChoiceMemo, Schema
 from ._session import Timeout
 from .errors import (
     APIError,
@@ -163,11 +164,14 @@ async def _negotiate(
     values: dict[str, Any],
     schema: Schema | None,
     timeout: Timeout = None,
+    remember: tuple[str, ...] | None = None,
 ) -> Form:
     """POST the form until the body placed by the schema it answers with is the body sent.
 
-    Usually one round (the schema was known) or two (a create form: the first answer
-    brings the schema; a project or type change may bring more custom fields).
+    Usually one round (the schema was known, or every value could be placed without
+    it) or two (a create form whose values need the schema: the first answer brings it;
+    a project or type change may bring more custom fields). ``remember``: the key under
+    which the settled form's schema is kept for the next form of the same kind.
     """
     memo: ChoiceMemo = {}
     pending: dict[str, Any] = {}
@@ -181,7 +185,10 @@ async def _negotiate(
                 raise
             # a placement made without a schema was wrong: ask with the certain part only
             guessed = False
-            body = merge(base, references_only(values))
+            certain = merge(base, references_only(values))
+            if certain == body:
+                raise  # the certain part was the problem: the server's error stands
+            body = certain
             continue
         guessed = False
         form_schema = form.schema
@@ -192,6 +199,10 @@ async def _negotiate(
                 raise UnknownField(next(iter(pending)), form_schema.available())
             form._sent, form._base, form._values = body, base, values
             _remember_schema(op, form)
+            if remember is not None:
+                raw = form.embedded.get("schema")
+                if isinstance(raw, dict):
+                    _form_schemas(op)[remember] = raw
             return form
         body = wanted
     raise ProtocolError(
@@ -221,6 +232,31 @@ def _remember_schema(op: OpenProject, form: Form) -> None:
     href = base.get("href") if isinstance(base, Mapping) else None
     if isinstance(href, str) and op.cached_schema(href) is None:
         op.remember_schema(href, raw)
+
+
+#: Per session: (form href, project, type) -> the schema the last such form settled with.
+_FORM_SCHEMAS: weakref.WeakKeyDictionary[OpenProject, dict[tuple[str, ...], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _form_schemas(op: OpenProject) -> dict[tuple[str, ...], dict[str, Any]]:
+    found = _FORM_SCHEMAS.get(op)
+    if found is None:
+        found = _FORM_SCHEMAS[op] = {}
+    return found
+
+
+def _kind_key(href: str, values: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a create form's schema depends on: the form, the project and the type asked for."""
+    key = [href]
+    for name in ("project", "type"):
+        value = values.get(name)
+        ref = _body.href_of(value)
+        if ref is None and isinstance(value, Mapping):
+            ref = value.get("href")
+        key.append(f"{name}={ref if ref is not None else value!r}")
+    return tuple(key)
 
 
 def _form_link(resource: Resource, rel: str) -> Link:
@@ -276,13 +312,21 @@ async def open_form(
     values = values_of(values, fields)
     if _is_update_of(resource, link) and "lockVersion" in resource and "lockVersion" not in values:
         base["lockVersion"] = resource["lockVersion"]
+    op = resource.session
+    href = link.href or ""
     schema: Schema | None = None
+    remember: tuple[str, ...] | None = None
     if _is_update_of(resource, link):
-        try:
-            schema = await load_schema(resource)
-        except APIError:
-            schema = None  # only a head start: the form brings its own schema
-    return await _negotiate(resource.session, link.href or "", base, values, schema, timeout)
+        # only a head start: without it the form's answer brings the schema
+        schema_link = resource.links.get("schema")
+        if isinstance(schema_link, Link) and schema_link.href:
+            cached = op.cached_schema(schema_link.href)
+            schema = Schema(op, cached) if cached is not None else None
+    else:
+        remember = _kind_key(href, values)
+        known = _form_schemas(op).get(remember)
+        schema = Schema(op, known) if known is not None else None
+    return await _negotiate(op, href, base, values, schema, remember=remember, timeout=timeout)
 
 
 async def submit(

@@ -93,15 +93,19 @@ def origin_key(url: URL) -> tuple[str, str, int | None]:
 class OriginPolicy:
     """The configured server's origin and what may be sent to other origins."""
 
-    __slots__ = ("_key", "origin", "policy")
+    __slots__ = ("_host", "_key", "_port", "_scheme", "origin", "policy")
 
     def __init__(self, base_url: URL, policy: CrossOriginPolicy) -> None:
         self.origin = base_url.origin()
         self.policy: CrossOriginPolicy = policy
         self._key = origin_key(base_url)
+        # the origin as yarl spells it: most URLs are the server's own, compared at once
+        self._scheme, self._host, self._port = base_url.scheme, base_url.host, base_url.port
 
     def same_origin(self, url: URL) -> bool:
         """Is ``url`` on the configured server (same scheme, host and port)?"""
+        if url.host == self._host and url.port == self._port and url.scheme == self._scheme:
+            return True
         return origin_key(url) == self._key
 
     def check(self, method: str, url: URL, *, redirect_from: URL | None = None) -> None:

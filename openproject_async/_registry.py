@@ -71,7 +71,9 @@ def kind_for(doc: Mapping[str, Any]) -> type[Resource] | None:
     kind = doc.get("_type")
     cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        cls = next((c for shape, c in _BY_SHAPE if shape(doc)), None)
+        for shape, c in _BY_SHAPE:  # (a loop, not a generator: this runs per element)
+            if shape(doc):
+                return c
     return cls
 
 

@@ -59,12 +59,13 @@ class Field:
     ``placement`` says where a value goes in a request body.
     """
 
-    __slots__ = ("key", "raw", "schema")
+    __slots__ = ("_placement", "key", "raw", "schema")
 
     def __init__(self, schema: Schema, key: str, raw: dict[str, Any]) -> None:
         self.schema = schema
         self.key = key
         self.raw = raw
+        self._placement: str | None = None
 
     @property
     def type(self) -> str:
@@ -132,6 +133,12 @@ class Field:
         In order: the schema's ``location``; where the form's payload has the key; allowed
         values (links); a resource type (anything but scalar and embedded-object types).
         """
+        where = self._placement
+        if where is None:
+            where = self._placement = self._place()
+        return where
+
+    def _place(self) -> str:
         location = self.location
         if location in ("_links", "_meta"):
             return location
@@ -271,13 +278,14 @@ async def _fetch_all(op: OpenProject, href: str) -> list[Any]:
 class Schema(Resource):
     """A ``Schema``: ``schema["subject"]`` or ``schema["Story points"]`` gives a :class:`Field`."""
 
-    __slots__ = ("_hint",)
+    __slots__ = ("_found", "_hint")
 
     def __init__(
         self, op: OpenProject, data: dict[str, Any], payload: Mapping[str, Any] | None = None
     ) -> None:
         super().__init__(op, data)
         self._hint = payload
+        self._found: dict[str, Field | None] = {}  # find() by name: the same Field each time
 
     def payload_hint(self, key: str) -> str | None:
         """Where the form's payload (when this schema came with one) keeps ``key``."""
@@ -308,7 +316,16 @@ class Schema(Resource):
 
         Order: exact key, exact human name, key or human name ignoring case, camelCase of a
         snake_case name. A human name shared by several fields raises ValueError.
+        Answers are remembered: the second lookup of a name costs a dict lookup.
         """
+        try:
+            return self._found[name]
+        except KeyError:
+            pass
+        found = self._found[name] = self._find(name)
+        return found
+
+    def _find(self, name: str) -> Field | None:
         data = self._data
         raw = data.get(name)
         if isinstance(raw, dict) and not name.startswith("_") and "type" in raw:
@@ -373,6 +390,23 @@ async def load_schema(resource: Resource) -> Schema | None:
     return fetched
 
 
+def _cached_schema(resource: Resource, href: str) -> Schema:
+    """The Schema over the session's cached document for ``href``, one per session and
+    href: its names are looked up once (``field()`` then costs a few dict lookups)."""
+    op = resource.session
+    known: dict[str, Schema] = op._schema_objects
+    schema = known.get(href)
+    if schema is None:
+        cached = op.cached_schema(href)
+        if cached is None:
+            raise SchemaNotLoaded(
+                f"the schema of {resource!r} is not loaded yet: `await resource.load_schema()` "
+                f"first (fetched once per session from {href})"
+            )
+        schema = known[href] = Schema(op, cached)
+    return schema
+
+
 def field_value(resource: Resource, name: str) -> Any:
     """The value of field ``name`` (key or human name) read with the cached schema.
 
@@ -380,18 +414,15 @@ def field_value(resource: Resource, name: str) -> Any:
     for multi-value fields, None when unset; other fields the value as the document has
     it (Formattables as their ``{format, raw, html}`` object).
     """
-    link = resource.links.get("schema")
-    if not isinstance(link, Link) or not link.href:
+    links = resource.links
+    link = links.get("schema")
+    href = link.href if isinstance(link, Link) else None
+    if not href:
         raise SchemaNotLoaded(f"{resource!r} has no schema link; read properties with r[key]")
-    cached = resource.session.cached_schema(link.href)
-    if cached is None:
-        raise SchemaNotLoaded(
-            f"the schema of {resource!r} is not loaded yet: `await resource.load_schema()` "
-            f"first (fetched once per session from {link.href})"
-        )
-    field = Schema(resource.session, cached)[name]
-    if field.placement == "_links" or field.key in resource.links:
-        value = resource.links.get(field.key)
+    schema = _cached_schema(resource, href)
+    field = schema._found.get(name) or schema[name]
+    if field.placement == "_links" or field.key in links:
+        value = links.get(field.key)
         if isinstance(value, Link) and value.href is None:
             return None
         return value

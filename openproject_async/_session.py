@@ -12,9 +12,10 @@ resources is the job of the layer above (``_client``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from types import TracebackType
@@ -35,7 +36,7 @@ from ._config import (
     resolve_href,
     timeouts_of,
 )
-from ._exchange import MAX_RESPONSE_SIZE, Exchange
+from ._exchange import MAX_RESPONSE_SIZE, Exchange, Limit
 from ._policy import (
     ApiRequest,
     CrossOriginPolicy,
@@ -44,6 +45,7 @@ from ._policy import (
     safe_url,
 )
 from ._retry import RetryPolicy
+from ._shared_get import SharedGets
 from ._streaming import Streamed, open_stream
 from ._transport import AiohttpTransport, Transport
 from .errors import InsecureTransportWarning, ProtocolError, SessionClosed, WrongEventLoop
@@ -65,18 +67,11 @@ STATS = (
 #: Default of ``api_key``/``token``: not given (an explicit None is a mistake to report).
 _UNSET: Any = object()
 
+#: Hrefs resolved per session, kept for the next request of the same href (bounded).
+_RESOLVED_MAX = 4096
+
 #: Origins already warned about (plain http to a non-loopback host): once per process.
 _WARNED_INSECURE: set[str] = set()
-
-
-class _Inflight:
-    """One shared GET and how many callers still wait for it."""
-
-    __slots__ = ("task", "waiters")
-
-    def __init__(self, task: asyncio.Task[_sansio.Answer]) -> None:
-        self.task = task
-        self.waiters = 0
 
 
 class Session:
@@ -122,16 +117,17 @@ class Session:
         self.retry = retry
         self.cross_origin: CrossOriginPolicy = cross_origin
         self.timeout = client_timeout(timeout, connect_timeout, read_timeout)
-        self.transport: Transport = transport or AiohttpTransport(
-            limit=max_concurrency, session=http_session
-        )
+        self.transport: Transport = transport or AiohttpTransport(limit=0, session=http_session)
+        self._limit = Limit(max_concurrency)
         self._origin = OriginPolicy(self.base_url, cross_origin)
-        self._inflight: dict[str, _Inflight] = {}
         self._schemas: dict[str, _sansio.Document] = {}
+        self._resolved: dict[str, URL] = {}
+        self._schema_objects: dict[str, Any] = {}  # href -> Schema over a cached document
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats: dict[str, int] = dict.fromkeys(STATS, 0)
         self._exchange = self._make_exchange(headers, check_size(max_response_size))
+        self._shared = SharedGets(self._exchange.send, self._schemas, self.stats, self._check_open)
         self._warn_insecure()
 
     def _make_exchange(self, headers: Mapping[str, str] | None, cap: int | None) -> Exchange:
@@ -144,7 +140,7 @@ class Session:
             timeouts=timeouts_of(self.timeout),
             resolve=self.resolve,
             extra_headers=dict(headers or {}),
-            limit=asyncio.Semaphore(self.max_concurrency),
+            limit=self._limit,
             stats=self.stats,
             max_response_size=cap,
         )
@@ -197,15 +193,10 @@ class Session:
     async def close(self) -> None:
         """Cancel shared in-flight GETs and close the transport (an HTTP session we opened).
 
-        Callers waiting on a shared GET get :class:`SessionClosed`. Idempotent.
+        Callers of a GET in flight get :class:`SessionClosed`. Idempotent.
         """
         self._closed = True
-        tasks = [entry.task for entry in self._inflight.values()]
-        self._inflight.clear()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        self._shared.close()
         await self.transport.aclose()
 
     @property
@@ -241,6 +232,26 @@ class Session:
                 "asyncio.run()), one session per loop"
             )
 
+    @contextlib.contextmanager
+    def _widened(self, concurrency: int) -> Iterator[None]:
+        """Let ``concurrency`` requests be in flight while the block runs.
+
+        The session's :class:`Limit` caps its requests in flight (its own transport's
+        connection pool has no cap of its own: it follows). When ``concurrency`` exceeds
+        ``max_concurrency`` that limit grows by the difference while the block runs
+        (``iterate(concurrency=n)`` uses this: asking for n pages in flight gets n, not
+        silently fewer).
+        """
+        extra = concurrency - self.max_concurrency
+        if extra <= 0:
+            yield
+            return
+        self._limit.widen(extra)
+        try:
+            yield
+        finally:
+            self._limit.widen(-extra)
+
     def same_origin(self, url: URL) -> bool:
         """Is ``url`` on the configured server (same scheme, host and port)?"""
         return self._origin.same_origin(url)
@@ -254,6 +265,15 @@ class Session:
         ``/`` (``"work_packages/1"``) is relative to the API root. Raises
         :class:`InvalidHref` for anything but an http(s) URL without credentials.
         """
+        if type(href) is str:
+            found = self._resolved.get(href)
+            if found is not None:
+                return found
+            url = resolve_href(href, self.base_url)
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[href] = url
+            return url
         return resolve_href(href, self.base_url)
 
     # -- requests ----------------------------------------------------------------------
@@ -279,19 +299,36 @@ class Session:
         overrides the session's timeouts for this call (seconds for each exchange, or an
         ``aiohttp.ClientTimeout``).
         """
-        req = self._api_request(method, href, json, data, params, headers, retry, timeout)
         if (
-            req.method == "GET"
+            method == "GET"
+            and json is None
             and data is None
             and not headers
             and retry is None
-            and req.timeout is None
-        ):
-            answer = await self._merged_get(req.url)
+            and timeout is None
+        ):  # a plain GET: nothing to encode, shared with an identical one in flight
+            self._check_open()
+            url = self.resolve(href)
+            if params:
+                url = url.update_query(_sansio.encode_params(params))
+            self._origin.check(method, url)
+            answer = await self._shared.get(url)
         else:
-            answer = await self._exchange.send(req)
+            req = self._api_request(method, href, json, data, params, headers, retry, timeout)
+            if (
+                req.method == "GET"
+                and data is None
+                and not headers
+                and retry is None
+                and req.timeout is None
+            ):
+                answer = await self._shared.get(req.url)
+            else:
+                answer = await self._exchange.send(req)
         if isinstance(answer, str):  # pragma: no cover - only text requests answer text
-            raise ProtocolError("expected a HAL document, got text", url=safe_url(req.url))
+            raise ProtocolError(
+                "expected a HAL document, got text", url=safe_url(self.resolve(href))
+            )
         return answer
 
     async def _text_request(
@@ -380,57 +417,6 @@ class Session:
         return ApiRequest(
             method, url, body=body, data=data, headers=headers, retry=retry, timeout=ctimeout
         )
-
-    async def _merged_get(self, url: URL) -> _sansio.Answer:
-        key = str(url)
-        cached = self._schemas.get(key)
-        if cached is not None:
-            self.stats["cached"] += 1
-            return cached
-        entry = self._inflight.get(key)
-        if entry is None:
-            task = asyncio.ensure_future(self._exchange.send(ApiRequest("GET", url)))
-            new = entry = self._inflight[key] = _Inflight(task)
-
-            def done(t: asyncio.Task[_sansio.Answer]) -> None:
-                if self._inflight.get(key) is new:
-                    del self._inflight[key]
-                if t.cancelled() or t.exception() is not None:  # (retrieved: no noise)
-                    return
-                doc = t.result()
-                if isinstance(doc, dict) and doc.get("_type") == "Schema":
-                    # Cached as the entry goes, not when the waiters resume (a loop turn
-                    # later): a caller in between would find neither and GET it again.
-                    self._schemas[key] = doc
-
-            task.add_done_callback(done)
-        else:
-            self.stats["merged"] += 1
-        entry.waiters += 1
-        try:
-            doc = await asyncio.shield(entry.task)
-        except asyncio.CancelledError:
-            entry.waiters -= 1
-            if entry.waiters <= 0 and not entry.task.done():
-                entry.task.cancel()
-            current = asyncio.current_task()
-            if (
-                self._closed
-                and entry.task.cancelled()
-                and current is not None
-                and not current.cancelling()
-            ):
-                # Not this caller's cancellation: the session was closed under it.
-                raise SessionClosed(
-                    f"GET {safe_url(url)}: the OpenProject session was closed while "
-                    "the request was in flight"
-                ) from None
-            raise
-        except BaseException:
-            entry.waiters -= 1
-            raise
-        entry.waiters -= 1
-        return doc
 
     def remember_schema(self, href: str, doc: _sansio.Document) -> None:
         """Cache a schema document (schemas do not change while a session runs)."""

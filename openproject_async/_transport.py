@@ -167,7 +167,8 @@ class Transport(Protocol):
 class AiohttpTransport:
     """The default transport: one ``aiohttp.ClientSession`` (made on first use, or given).
 
-    ``limit`` caps its connections. A session made here keeps no cookies: OpenProject's
+    ``limit`` caps its connections (0: no cap; the session passes 0, its own limit on
+    requests in flight caps them). A session made here keeps no cookies: OpenProject's
     API needs none, and aiohttp's cookie jar would send a cookie to every port of a host.
     A session passed in is used as it is (its cookie jar included) and not closed here.
 

@@ -187,7 +187,7 @@ async def test_session_cap_holds_across_concurrent_iterations_and_get_many() -> 
             server.reset_stats()
 
             async def read(page: Collection) -> list[int]:
-                return [wp["id"] async for wp in page.iterate(concurrency=8)]
+                return [wp["id"] async for wp in page.iterate(concurrency=4)]
 
             up, down, many = await asyncio.gather(
                 read(ascending),
@@ -204,6 +204,36 @@ async def test_session_cap_holds_across_concurrent_iterations_and_get_many() -> 
     )
     assert Counter(p for p in paths(server) if p != WPS) == Counter(map(wp_href, ids))
     assert statuses(server) == {200: 22 + 40}
+
+
+async def test_a_reader_asking_more_than_the_cap_widens_it_while_it_reads() -> None:
+    """iterate(concurrency=n) over max_concurrency gets n pages in flight, not silently
+    fewer; the session's cap is back once the iteration ends."""
+    async with FakeOpenProject(seed_size=120, latency=0.05) as server:
+        async with OpenProject(server.url, api_key=server.api_key, max_concurrency=2) as op:
+            page = await first_page(op, pageSize=10)
+            server.reset_stats()
+            assert [wp["id"] async for wp in page.iterate(concurrency=6)] == list(range(1, 121))
+            assert server.peak_concurrency == 6
+            server.reset_stats()
+            await op.get_many([wp_href(i) for i in range(1, 11)], concurrency=8)
+            assert server.peak_concurrency == 2
+
+
+async def test_readers_widen_the_cap_each_by_what_they_ask_beyond_it() -> None:
+    async with FakeOpenProject(seed_size=120, latency=0.05) as server:
+        async with OpenProject(server.url, api_key=server.api_key, max_concurrency=4) as op:
+            ascending = await first_page(op, pageSize=10)
+            descending = await first_page(op, pageSize=10, sortBy=[["id", "desc"]])
+            server.reset_stats()
+
+            async def read(page: Collection) -> list[int]:
+                return [wp["id"] async for wp in page.iterate(concurrency=6)]
+
+            up, down = await asyncio.gather(read(ascending), read(descending))
+    assert up == list(range(1, 121))
+    assert down == list(range(120, 0, -1))
+    assert server.peak_concurrency == 4 + 2 + 2
 
 
 # -- embedded follows ------------------------------------------------------------------------

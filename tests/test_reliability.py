@@ -525,7 +525,7 @@ async def test_identical_gets_in_flight_are_merged() -> None:
     assert all(d == {"_type": "Thing", "id": 1} for d in docs)
 
 
-async def test_cancelling_one_waiter_of_a_merged_get_keeps_the_others() -> None:
+async def test_cancelling_a_waiter_of_a_merged_get_keeps_the_request() -> None:
     started = asyncio.Event()
     release = asyncio.Event()
     calls = 0
@@ -543,13 +543,81 @@ async def test_cancelling_one_waiter_of_a_merged_get_keeps_the_others() -> None:
         async with OpenProject(str(server.make_url("")), api_key="k") as op:
             first = asyncio.ensure_future(op.request("GET", "/api/v3/x"))
             second = asyncio.ensure_future(op.request("GET", "/api/v3/x"))
+            third = asyncio.ensure_future(op.request("GET", "/api/v3/x"))
             await started.wait()
+            second.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            release.set()
+            assert await first == {"_type": "Thing", "id": 2}
+            assert await third == {"_type": "Thing", "id": 2}
+            assert op.stats["merged"] == 2
+    assert calls == 1
+
+
+async def test_cancelling_the_first_caller_of_a_merged_get_keeps_the_others() -> None:
+    """The first caller sends the request in its own task: cancelling it cancels that
+    request, and the callers waiting on it ask again (one new request, one answer)."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await release.wait()
+        return web.json_response({"_type": "Thing", "id": calls})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    async with web_server(app) as server:
+        async with OpenProject(str(server.make_url("")), api_key="k") as op:
+            first = asyncio.ensure_future(op.request("GET", "/api/v3/x"))
+            await started.wait()
+            others = [asyncio.ensure_future(op.request("GET", "/api/v3/x")) for _ in range(3)]
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert op.stats["merged"] == 3
             first.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await first
+            await eventually(lambda: calls == 2)
             release.set()
-            assert await second == {"_type": "Thing", "id": 2}
+            assert await asyncio.gather(*others) == [{"_type": "Thing", "id": 2}] * 3
+            assert op.stats["merged"] == 5  # the two that waited again on the new request
+    assert calls == 2
+
+
+async def test_a_failed_first_get_fails_its_waiters_with_the_same_error() -> None:
+    release = asyncio.Event()
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return web.json_response(
+            {
+                "_type": "Error",
+                "errorIdentifier": "urn:openproject-org:api:v3:errors:NotFound",
+                "message": "gone",
+            },
+            status=404,
+        )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    async with web_server(app) as server:
+        async with OpenProject(str(server.make_url("")), api_key="k") as op:
+            tasks = [asyncio.ensure_future(op.request("GET", "/api/v3/x")) for _ in range(3)]
+            await eventually(lambda: calls == 1)
+            release.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
     assert calls == 1
+    assert [type(r).__name__ for r in results] == ["NotFound"] * 3
+    assert results[0] is results[1] is results[2]
+    assert results[0].message == "gone"  # type: ignore[union-attr]
 
 
 async def test_cancelling_every_waiter_cancels_the_request_and_frees_the_connection() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import gc
 import io
 import re
 import sys
@@ -227,6 +228,23 @@ def _open_output(path: str | None) -> Iterator[TextIO]:
         yield handle
 
 
+#: Young-generation threshold while an export reads: a bulk reader makes many objects that
+#: live as long as a page, and Python's default (700) collects every few elements
+#: (benchmarks/gc_effect.py: about a third less client CPU per element).
+BULK_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def bulk_gc() -> Iterator[None]:
+    """Raise the garbage collector's thresholds for a bulk read; restore them after."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BULK_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 async def run_export(
     op: OpenProject,
     options: ExportOptions,
@@ -261,7 +279,7 @@ async def run_export(
             )
     written = 0
     progress = ProgressDisplay(stderr, enabled=options.progress, unit="elements")
-    with _open_output(options.output) as out:
+    with _open_output(options.output) as out, bulk_gc():
         try:
             if columns is not None:
                 out.write(_csv_line(columns.names))
