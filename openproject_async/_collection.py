@@ -65,9 +65,11 @@ from ._paging import (
     as_int,
     asked_for_count,
     bad_element,
+    check_not_trimmed,
     check_options,
     check_readable,
     pages_for,
+    resize_start,
     self_href,
 )
 from ._registry import register_kind
@@ -76,6 +78,7 @@ from .errors import LinkError, ProtocolError
 
 if TYPE_CHECKING:
     from ._client import OpenProject
+    from ._session import Timeout
 
 
 _NEXT_RELS = ("nextByOffset", "nextByCursor", "next")
@@ -90,7 +93,7 @@ class Collection(Resource):
     when the collection changes during a read, and ``select=``).
     """
 
-    __slots__ = ("_elements",)
+    __slots__ = ("_call", "_elements")
 
     def __init__(self, op: OpenProject, data: dict[str, Any]) -> None:
         super().__init__(op, data)
@@ -100,6 +103,7 @@ class Collection(Resource):
                 f"collection _embedded.elements must be a list, got {type(raw).__name__}"
             )
         self._elements: list[Resource] | None = None
+        self._call: tuple[Timeout, bool | None] = (None, None)  # timeout=, retry= of a read
 
     @property
     def total(self) -> int | None:
@@ -163,6 +167,8 @@ class Collection(Resource):
         concurrency: int = 1,
         progress: ProgressCallback | None = None,
         page_size: int | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
     ) -> AsyncGenerator[Resource, None]:
         """Every element from this page on, in order, page after page.
 
@@ -172,11 +178,12 @@ class Collection(Resource):
         module documentation). ``progress`` is called after the last element of each page.
         ``page_size``: read the rest with pages of that size (the server caps it at its
         maximum) through this page's ``changeSize`` link, e.g. ``page_size=1000`` on a
-        collection opened with the default 20 per page.
+        collection opened with the default 20 per page. ``timeout=``/``retry=`` apply to
+        each page request of this read.
         """
         check_options(concurrency, progress, page_size)
         check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._iterate(concurrency, progress, page_size)
+        return self._reader(timeout, retry)._iterate(concurrency, progress, page_size)
 
     def pages(
         self,
@@ -184,6 +191,8 @@ class Collection(Resource):
         concurrency: int = 1,
         progress: ProgressCallback | None = None,
         page_size: int | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
     ) -> AsyncGenerator[Collection, None]:
         """This page and every following one, in order, as Collections.
 
@@ -194,7 +203,7 @@ class Collection(Resource):
         """
         check_options(concurrency, progress, page_size)
         check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._pages(concurrency, progress, page_size)
+        return self._reader(timeout, retry)._pages(concurrency, progress, page_size)
 
     async def to_list(
         self,
@@ -202,14 +211,25 @@ class Collection(Resource):
         concurrency: int = 1,
         progress: ProgressCallback | None = None,
         page_size: int | None = None,
+        timeout: Timeout = None,
+        retry: bool | None = None,
     ) -> list[Resource]:
         """All elements of all pages from this one on, in a list (see :meth:`iterate`)."""
+        reader = self._reader(timeout, retry)
         return [
             e
-            async for e in self.iterate(
+            async for e in reader.iterate(
                 concurrency=concurrency, progress=progress, page_size=page_size
             )
         ]
+
+    def _reader(self, timeout: Timeout, retry: bool | None) -> Collection:
+        """This page, or a copy whose page requests use ``timeout``/``retry``."""
+        if timeout is None and retry is None:
+            return self
+        reader = Collection(self._op, self._data)
+        reader._elements, reader._call = self._elements, (timeout, retry)
+        return reader
 
     async def _pages(
         self, concurrency: int, progress: ProgressCallback | None, page_size: int | None
@@ -333,21 +353,10 @@ class Collection(Resource):
         many of its elements come before that one; (self, 0) when resizing cannot help
         (no ``page_size``, not larger than this page's, one page holds everything, no
         ``changeSize`` link)."""
-        size, number, total = self.page_size, self.offset, self.total
         link = self.links.get("changeSize")
-        if (
-            page_size is None
-            or size is None
-            or page_size <= size
-            or number is None
-            or number < 1
-            or (total is not None and total <= number * size)
-            or not isinstance(link, Link)
-            or not link.href
-            or link.variables != ["size"]
-        ):
+        first = resize_start(page_size, self.page_size, self.offset, self.total)
+        if first is None or not isinstance(link, Link) or link.variables != ["size"]:
             return self, 0
-        first = (number - 1) * size  # this page's first element, 0-based
         page = await self._fetch(link.expand(size=page_size), f"changeSize size={page_size}")
         new = page.page_size
         if new is None or new < 1:
@@ -380,20 +389,8 @@ class Collection(Resource):
 
     def _check_can_continue(self) -> None:
         """A page trimmed by ``select=`` that says there is more but links nowhere."""
-        if self._next_link() is not None or "self" in self.links:
-            return
-        total = self.total
-        if total is None:
-            return
-        present = len(self._raw_elements())
-        offset, size = self.offset, self.page_size
-        read = (offset - 1) * size + present if offset and size else present
-        if read < total:
-            raise LinkError(
-                f"this page has {present} of {total} elements but no link to the next page "
-                "(select= left the pagination links out); add "
-                "'total,pageSize,offset,self,jumpTo,nextByOffset' to select"
-            )
+        if self._next_link() is None and "self" not in self.links:
+            check_not_trimmed(len(self._raw_elements()), self.total, self.offset, self.page_size)
 
     async def _follow(self, page: Collection) -> AsyncGenerator[Collection, None]:
         """The pages after ``page`` by their next links (one request per page, never twice)."""
@@ -429,9 +426,10 @@ class Collection(Resource):
         return page
 
     async def _fetch(self, href: str, what: str) -> Collection:
-        page = await self._op.get(href)
+        page = await self._op.get(href, timeout=self._call[0], retry=self._call[1])
         if not isinstance(page, Collection):
             raise ProtocolError(f"{what} did not lead to a collection page", url=href)
+        page._call = self._call  # the read's options go on with its pages
         return page
 
 

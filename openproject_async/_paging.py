@@ -17,7 +17,7 @@ from typing import Any
 
 from yarl import URL
 
-from .errors import ProtocolError
+from .errors import LinkError, ProtocolError
 
 
 @dataclass(frozen=True)
@@ -165,3 +165,31 @@ def bad_element(index: int, value: Any) -> ProtocolError:
     return ProtocolError(
         f"collection element {index} is {type(value).__name__}, expected a HAL object"
     )
+
+
+def check_not_trimmed(
+    present: int, total: int | None, offset: int | None, size: int | None
+) -> None:
+    """LinkError for a page without next/self links that says there are more elements
+    (``select=`` left the pagination links out): the read would end early, silently."""
+    if total is None:
+        return
+    read = (offset - 1) * size + present if offset and size else present
+    if read < total:
+        raise LinkError(
+            f"this page has {present} of {total} elements but no link to the next page "
+            "(select= left the pagination links out); add "
+            "'total,pageSize,offset,self,jumpTo,nextByOffset' to select"
+        )
+
+
+def resize_start(
+    page_size: int | None, size: int | None, number: int | None, total: int | None
+) -> int | None:
+    """This page's first element (0-based) when reading on with pages of ``page_size``
+    helps; None when it cannot (no ``page_size``, not larger, one page holds everything)."""
+    if page_size is None or size is None or page_size <= size or number is None or number < 1:
+        return None
+    if total is not None and total <= number * size:
+        return None
+    return (number - 1) * size

@@ -135,3 +135,51 @@ async def test_a_per_call_retry_true_lets_a_commit_be_retried() -> None:
         ("PATCH", "/api/v3/work_packages/1"),
         ("PATCH", "/api/v3/work_packages/1"),
     ]
+
+
+def pages_server(*, flaky_page: int | None = None) -> MockTransport:
+    """Three pages of two elements, linked by nextByOffset; one page may fail once."""
+    failed: set[int] = set()
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        offset = int(request.url.query.get("offset", "1"))
+        if offset == flaky_page and offset not in failed:
+            failed.add(offset)
+            return HttpResponse(503, {"Content-Type": "text/html"}, body=b"busy")
+        links: dict[str, Any] = {"self": {"href": f"/api/v3/things?offset={offset}"}}
+        if offset < 3:
+            links["nextByOffset"] = {"href": f"/api/v3/things?offset={offset + 1}"}
+        elements = [{"_type": "Thing", "id": 2 * offset - 1}, {"_type": "Thing", "id": 2 * offset}]
+        return HttpResponse.json(
+            {
+                "_type": "Collection",
+                "total": 6,
+                "count": 2,
+                "pageSize": 2,
+                "offset": offset,
+                "_embedded": {"elements": elements},
+                "_links": links,
+            }
+        )
+
+    return MockTransport(handler)
+
+
+async def test_collection_reads_take_timeout_and_retry_for_every_page() -> None:
+    mock = pages_server(flaky_page=2)
+    async with OpenProject(BASE, api_key="k", transport=mock, retry=FAST) as op:
+        first = await op.get("/api/v3/things?offset=1")
+        with pytest.raises(ProtocolError):
+            await first.to_list(retry=False)  # page 2 fails once: not retried
+        ids = [t["id"] for t in await first.to_list(timeout=0.5)]
+        assert ids == [1, 2, 3, 4, 5, 6]
+        pages = [p.offset async for p in first.pages(timeout=0.5, retry=True)]
+        assert pages == [1, 2, 3]
+    assert seen(mock) == [
+        ("GET", "/api/v3/things?offset=1", SESSION),
+        ("GET", "/api/v3/things?offset=2", SESSION),  # the 503, sent once
+        ("GET", "/api/v3/things?offset=2", PER_CALL),
+        ("GET", "/api/v3/things?offset=3", PER_CALL),
+        ("GET", "/api/v3/things?offset=2", PER_CALL),
+        ("GET", "/api/v3/things?offset=3", PER_CALL),
+    ]
