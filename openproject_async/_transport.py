@@ -118,6 +118,16 @@ class HttpResponse:
             await close()
 
 
+def _declared_within(headers: Mapping[str, str], limit: int) -> bool:
+    """An uncompressed body whose ``Content-Length`` is within ``limit``: read it whole
+    (the transport reads no more than the declared length)."""
+    length = headers.get("Content-Length")
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
+    return (
+        encoding == "identity" and length is not None and length.isdigit() and int(length) <= limit
+    )
+
+
 async def read_limited(resp: HttpResponse, limit: int | None, url: URL) -> bytes:
     """The whole body of ``resp``, but never more than ``limit`` bytes of it (None: no cap).
 
@@ -125,7 +135,7 @@ async def read_limited(resp: HttpResponse, limit: int | None, url: URL) -> bytes
     the cap, the connection is dropped and :class:`ResponseTooLarge` names the URL and
     the cap. The caller still closes ``resp``.
     """
-    if limit is None:
+    if limit is None or _declared_within(resp.headers, limit):
         return await resp.read()
     parts: list[bytes] = []
     size = 0
