@@ -86,7 +86,10 @@ def test_empty_answer_outside_2xx(status: int) -> None:
         decode(status, "text/plain", b" ", url="https://h/x")
     e = info.value
     assert (e.status, e.content_type, e.url, e.snippet) == (status, "text/plain", "https://h/x", "")
-    assert str(e) == f"empty error answer; status {status}; content type 'text/plain'; from https://h/x"
+    assert (
+        str(e)
+        == f"empty error answer; status {status}; content type 'text/plain'; from https://h/x"
+    )
 
 
 def test_not_json_below_400() -> None:
