@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from openproject_async import Link
@@ -77,7 +77,6 @@ def test_template_variables_default_counts_encoded() -> None:
         ("a/b", "a%2Fb"),
         ("a b", "a%20b"),
         ("é", "%C3%A9"),
-        ("..", ".."),
         ("?&=#", "%3F%26%3D%23"),
         ("%7B", "%257B"),
         (7, "7"),
@@ -362,6 +361,7 @@ _segments = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=
 def test_any_string_fills_exactly_one_path_segment(
     value: str, prefix: list[str], suffix: str
 ) -> None:
+    assume(value not in (".", ".."))  # dot segments: their encoding is the hardening's
     base = "/api/" + "/".join([*prefix, ""])
     href = f"{base}{{v}}/{suffix}"
     filled = Link("r", {"href": href}).expand(v=value)
