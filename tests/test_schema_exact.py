@@ -149,7 +149,8 @@ async def test_field_properties(env: Env) -> None:
     assert (subject.required, subject.writable, subject.has_default) == (True, True, False)
     assert (lock.required, lock.writable, lock.has_default) == (False, False, False)
     assert (desc.required, desc.writable, desc.has_default) == (False, True, True)
-    assert desc.is_formattable and not subject.is_formattable
+    assert desc.is_formattable
+    assert not subject.is_formattable
     assert (watchers.type, watchers.base_type, watchers.is_list) == ("[]User", "User", True)
     assert subject.is_list is False
     assert s["priority"].name == "priority"  # no human name: the key
