@@ -491,3 +491,66 @@ def test_execute_immediately() -> None:
     )
     with pytest.raises(TypeError, match="lockVersion"):
         action_body(None, "executeImmediately", link, {"work_package": res("/wp/3")}, {})
+
+
+# -- what mutation testing found untested ------------------------------------------------
+
+
+def test_id_from_edges() -> None:
+    assert _id_from("a/b") == "a/b"  # not an href: the value itself
+    assert _id_from("/api/v3/x/AX") == "AX"
+    assert _id_from(Link("u", {"href": "/api/v3/users/11/"})) == "11"
+    assert _id_from(res("/api/v3/x/BX")) == "BX"
+
+
+def test_fill_template_vars_takes_a_reference_only_for_an_id_variable() -> None:
+    kwargs: dict[str, Any] = {"off": 5}
+    assert fill_template_vars(["offset"], kwargs) == {}
+    assert kwargs == {"off": 5}
+
+
+def test_an_object_with_an_href_but_no_links_is_not_a_reference() -> None:
+    assert is_reference(type("H", (), {"href": "/h"})()) is False
+    assert is_reference(type("L", (), {"links": {}})()) is False
+
+
+def test_scalar_converts_to_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        cet = dt.timezone(dt.timedelta(hours=2))
+        assert scalar(dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=cet)) == "2024-01-02T01:04:05Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_payload_values_are_replaced_not_merged_but_links_and_meta_merge() -> None:
+    link = Link(
+        "x",
+        {
+            "href": "/x",
+            "method": "post",
+            "payload": {"x": {"a": 1}, "_meta": {"a": 1}, "_links": {"l": {"href": "/l"}}},
+        },
+    )
+    body = action_body(
+        None,
+        "x",
+        link,
+        {"x": {"b": 2}, "_meta": {"b": 2}, "_links": {"m": {"href": "/m"}}},
+        {},
+    )
+    assert body == {
+        "x": {"b": 2},
+        "_meta": {"a": 1, "b": 2},
+        "_links": {"l": {"href": "/l"}, "m": {"href": "/m"}},
+    }
+
+
+def test_the_scheme_named_for_a_url_with_a_port() -> None:
+    message = "url must be an http(s) URL of the server, got a 'ftp' value"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        base_url_of("ftp://op.test:21/x")

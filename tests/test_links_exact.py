@@ -385,3 +385,7 @@ def test_any_string_round_trips_through_a_query_placeholder(value: str) -> None:
         ("offset", value),
         ("pageSize", "2"),
     ]
+
+
+def test_posts_to_compares_the_path_as_it_is() -> None:
+    assert Link("r", {"href": "/x/formX", "method": "post"}).posts_to("/form") is False

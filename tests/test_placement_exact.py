@@ -483,3 +483,10 @@ def test_any_allowed_value_name_takes_its_chosen_href(name: str) -> None:
     assert place(s, {"type": name}, choices={("type", name): "/api/v3/types/1"}) == {
         "_links": {"type": {"href": "/api/v3/types/1"}}
     }
+
+
+def test_values_after_attachments_are_placed_too() -> None:
+    assert place(None, {"attachments": ["/a/1"], "subject": "s"}, {}) == {
+        "_links": {"attachments": [{"href": "/a/1"}]},
+        "subject": "s",
+    }

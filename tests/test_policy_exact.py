@@ -562,3 +562,30 @@ def test_describe() -> None:
     assert describe(ProtocolError("x")) == "ProtocolError"
     assert describe(ConnectionFailed("x")) == "ConnectionFailed"
     assert describe(SimpleNamespace(status=5)) == "SimpleNamespace"  # type: ignore[arg-type]
+
+
+# -- what mutation testing found untested ------------------------------------------------
+
+
+def test_loopback_names_are_not_trimmed_of_other_characters() -> None:
+    assert is_loopback("Xlocalhost") is False
+
+
+def test_a_redirected_read_keeps_its_body() -> None:
+    hop = redirect(req("GET", data=b"x"), 302, "/z", _same)
+    assert hop == req("GET", "https://op.test/z", data=b"x")
+
+
+def test_form_url_compares_the_path_as_it_is() -> None:
+    assert is_form_url("/a/formX") is False
+
+
+def test_backoff_exponent_is_capped_at_62(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    assert RetryPolicy(backoff=1, max_backoff=2.0**70).delay(None, 100) == 2.0**62
+
+
+def test_stop_without_a_start_time_counts_zero_seconds() -> None:
+    p = RetryPolicy(attempts=5, deadline=10)
+    assert p.stop(_state(1, 9.5, since=None)) is False
+    assert p.stop(_state(1, 9.5, since=0.0)) is False

@@ -465,3 +465,34 @@ def test_encode_params_scalars_are_their_text(value: int | str) -> None:
 @given(_json)
 def test_dumps_round_trips(value: Any) -> None:
     assert json.loads(dumps(value)) == value
+
+
+# -- what mutation testing found untested ------------------------------------------------
+
+
+def test_decode_text_300_is_not_success() -> None:
+    with pytest.raises(ProtocolError, match="unexpected status for an API answer"):
+        decode_text(300, HAL, b"{}")
+
+
+def test_decode_text_errors_name_the_url() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_text(500, "text/html", b"<h1>x</h1>", url="/r")
+    assert info.value.url == "/r"
+    with pytest.raises(ProtocolError) as info:
+        decode_text(500, "text/html", b"<h1>x</h1>")
+    assert info.value.url == ""
+
+
+def test_decode_text_charset_is_the_charset_parameter_only() -> None:
+    latin = "é".encode("latin-1")
+    assert decode_text(200, "text/html; charset=latin-1; format=flowed", latin) == "é"
+
+
+def test_decode_text_replaces_what_the_charset_cannot_read() -> None:
+    assert decode_text(200, "text/html; charset=ascii", b"\xc3\xa9\xff") == "\ufffd" * 3
+    assert decode_text(200, "text/html; charset=no-such-codec", b"\xc3\xa9\xff") == "é\ufffd"
+
+
+def test_media_type_with_several_parameters() -> None:
+    assert decode(200, "application/json; charset=utf-8; v=1", b"{}") == {}
