@@ -63,6 +63,7 @@ def res(href: str | None, **data: Any) -> Resource:
         ("https://op.test/sub?q=1#f", "https://op.test/sub"),
         ("http://127.0.0.1:8080/op", "http://127.0.0.1:8080/op"),
         ("https://op.test/api/v3x", "https://op.test/api/v3x"),
+        ("https://op.test/subX", "https://op.test/subX"),
     ],
 )
 def test_base_url_of(url: str, base: str) -> None:
@@ -91,6 +92,7 @@ def test_base_url_of(url: str, base: str) -> None:
         ("https:///path", "url has no host: 'https:///path'"),
         ("https:///path?token=s#f", "url has no host: 'https:///path'"),
         ("http://?x", "url has no host: 'http://'"),
+        ("https:///p#frag", "url has no host: 'https:///p'"),
     ],
 )
 def test_base_url_of_refuses(url: Any, message: str) -> None:
