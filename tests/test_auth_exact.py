@@ -326,3 +326,75 @@ def test_rebuilder_of_another_error() -> None:
     a, b = make(), make()
     assert a is not b
     assert (type(a), a.status, a.identifier, a.message) == (Unauthenticated, None, None, "boom")
+
+
+# -- what mutation testing found untested ------------------------------------------------
+
+
+async def test_token_requests_are_logged_without_the_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="openproject_async")
+    o = OAuthClientCredentials("id", "s3cret", token_url="https://idp.test/t?x=1")
+    await o.header(token_server(ok()), ROOT)
+    with pytest.raises(Unauthenticated):
+        await OAuthClientCredentials("id", "s3cret").header(
+            token_server(ConnectionFailed("refused")), ROOT
+        )
+    records = [r for r in caplog.records if "OAuth token" in r.getMessage()]
+    assert [r.getMessage().split(" in ")[0] for r in records] == [
+        "POST https://idp.test/t (OAuth token) -> 200",
+        "POST https://op.test/sub/oauth/token (OAuth token) -> no answer",
+    ]
+    assert [(r.method, r.url, r.status) for r in records] == [  # type: ignore[attr-defined]
+        ("POST", "https://idp.test/t", 200),
+        ("POST", "https://op.test/sub/oauth/token", None),
+    ]
+    assert all(0 <= float(r.getMessage().rsplit(" ", 1)[1].rstrip("s")) < 5 for r in records)
+    assert "s3cret" not in caplog.text
+
+
+async def test_an_error_page_is_shown_from_its_first_200_bytes() -> None:
+    page = b"\xff" + b"x" * 300
+    o = OAuthClientCredentials("id", "s")
+    with pytest.raises(Unauthenticated) as info:
+        await o.header(token_server(HttpResponse(502, body=page)), ROOT)
+    assert info.value.details["error_description"] == "\ufffd" + "x" * 199
+
+
+async def test_waiters_get_the_whole_refusal() -> None:
+    gate = asyncio.Event()
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        await gate.wait()
+        return HttpResponse.json({"error": "invalid_client", "error_description": "no"}, 401)
+
+    t = MockTransport(handler)
+    o = OAuthClientCredentials("id", "s")
+    first = asyncio.create_task(o.header(t, ROOT))
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(o.header(t, ROOT))
+    await asyncio.sleep(0)
+    gate.set()
+    a, b = await asyncio.gather(first, waiter, return_exceptions=True)
+    assert isinstance(a, Unauthenticated)
+    assert isinstance(b, Unauthenticated)
+    assert (b.status, b.identifier, b.message, b.details, b.body) == (
+        a.status,
+        a.identifier,
+        a.message,
+        a.details,
+        a.body,
+    )
+    assert b.status == 401
+    assert b.body == {"error": "invalid_client", "error_description": "no"}
+
+
+async def test_the_first_call_always_asks_for_a_token(clock: list[float]) -> None:
+    clock[0] = 0.5  # a clock that starts near zero: nothing counts as fresh yet
+    t = token_server(ok("a"))
+    o = OAuthClientCredentials("id", "s")
+    assert await o.header(t, ROOT) == "Bearer a"
+    assert len(t.requests) == 1
