@@ -340,3 +340,19 @@ async def test_load_schema_needs_the_link(env: Env) -> None:
         await op.wrap({"_type": "X", "_links": {"self": {"href": "/x"}}}).load_schema()
     assert info.value.rel == "schema"
     assert server.requests == []
+
+
+async def test_delete_passes_its_arguments(env: Env) -> None:
+    _, server, wp = env
+    server.on("DELETE", WP_HREF, None, 204)
+    await wp.delete(notify=False)
+    assert server.sent() == [("DELETE", WP_HREF, {"notify": "false"}, None)]
+
+
+async def test_refresh_without_self_names_the_resource(env: Env) -> None:
+    op, _, _ = env
+    root = op.wrap({"_type": "Root", "_links": {"configuration": {"href": "/c"}}})
+    with pytest.raises(ActionUnavailable) as info:
+        await root.refresh()
+    assert (info.value.rel, info.value.relations) == ("self", ["configuration"])
+    assert str(info.value).startswith("Root has no link 'self'")

@@ -371,3 +371,50 @@ async def test_field_value_needs_the_cached_schema(env: Env) -> None:
     with pytest.raises(SchemaNotLoaded) as none:
         bare.field("x")
     assert str(none.value) == "<Thing /t> has no schema link; read properties with r[key]"
+
+
+# -- what mutation testing found untested ------------------------------------------------
+
+
+async def test_choose_reads_every_name_of_an_embedded_value(env: Env) -> None:
+    op, _, _ = env
+    values = [
+        {"_type": "X", "name": "skipped: no self link"},
+        {"_type": "CustomOption", "value": "Red", "_links": {"self": {"href": "/co/1"}}},
+        {"_type": "Project", "identifier": "demo", "_links": {"self": {"href": "/p/1"}}},
+        {"_type": "User", "name": "", "login": "jd", "_links": {"self": {"href": "/u/1"}}},
+        {"_type": "Type", "_links": {"self": {"href": "/t/1", "title": "Task"}}},
+        {"_type": "Both", "name": "Alpha", "login": "beta", "_links": {"self": {"href": "/b/1"}}},
+    ]
+    s = Schema(op, {"_type": "Schema", "x": f("Thing", "X", _embedded={"allowedValues": values})})
+    field = s["x"]
+    assert [await field.choose(n) for n in ("red", "DEMO", "jd", "task", "beta")] == [
+        "/co/1", "/p/1", "/u/1", "/t/1", "/b/1"
+    ]  # fmt: skip
+    with pytest.raises(UnknownField) as info:
+        await field.choose("nothing")
+    assert info.value.available == ["Red", "demo", "jd", "Task", "Alpha"]
+
+
+async def test_choose_ambiguity_among_fetched_values_names_them(env: Env) -> None:
+    op, _, _ = env
+    values = [
+        {"_type": "U", "name": "Same", "_links": {"self": {"href": "/u/1"}}},
+        {"_type": "U", "login": "same", "_links": {"self": {"href": "/u/2"}}},
+    ]
+    s = Schema(op, {"_type": "Schema", "x": f("U", "X", _embedded={"allowedValues": values})})
+    message = (
+        "'same' matches several allowed values of X: /u/1 (Same), /u/2 (same); "
+        "pass the resource or its href instead"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        await s["x"].choose("same")
+
+
+async def test_choose_lists_31_names_as_30_and_one_more(env: Env) -> None:
+    op, _, _ = env
+    many = [{"href": f"/api/v3/users/{i}", "title": f"U{i}"} for i in range(31)]
+    s = Schema(op, {"_type": "Schema", "x": f("User", "X", _links={"allowedValues": many})})
+    with pytest.raises(UnknownField) as info:
+        await s["x"].choose("nobody")
+    assert info.value.available == [*(f"U{i}" for i in range(30)), "... (1 more)"]
