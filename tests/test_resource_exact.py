@@ -356,3 +356,49 @@ async def test_refresh_without_self_names_the_resource(env: Env) -> None:
         await root.refresh()
     assert (info.value.rel, info.value.relations) == ("self", ["configuration"])
     assert str(info.value).startswith("Root has no link 'self'")
+
+
+UPDATE_FORM = {
+    "_type": "Form",
+    "_embedded": {
+        "payload": {"subject": "S", "lockVersion": 3, "customField1": None, "_links": {}},
+        "schema": {
+            "_type": "Schema",
+            "subject": {"type": "String", "name": "Subject"},
+            "lockVersion": {"type": "Integer", "name": "Lock"},
+            "customField1": {"type": "Integer", "name": "Story points"},
+        },
+        "validationErrors": {},
+    },
+    "_links": {"commit": {"href": WP_HREF, "method": "patch"}},
+}
+
+
+async def test_save_and_update_pass_every_argument(env: Env) -> None:
+    op, server, _ = env
+    update = {"href": "/api/v3/work_packages/7/form", "method": "post"}
+    wp = op.wrap(orjson.loads(orjson.dumps({**WP, "_links": {**WP["_links"], "update": update}})))
+    server.on("POST", "/api/v3/work_packages/7/form", UPDATE_FORM)
+    server.on("GET", "/api/v3/work_packages/schemas/1-2", UPDATE_FORM["_embedded"]["schema"])
+    server.on("PATCH", WP_HREF, {**WP, "subject": "T"})
+    saved = await wp.save(fields={"Story points": 5}, notify=False, retry=True, subject="T")
+    assert saved["subject"] == "T"
+    form = await wp.update(fields={"Story points": 8}, timeout=9)
+    assert form.resource_type == "Form"
+    # (the schema may be read first to find "Story points": not asserted here)
+    assert [r for r in server.sent() if r[0] != "GET"] == [
+        (
+            "POST",
+            "/api/v3/work_packages/7/form",
+            {},
+            {"lockVersion": 3, "subject": "T", "customField1": 5},
+        ),
+        (
+            "PATCH",
+            WP_HREF,
+            {"notify": "false"},
+            {"lockVersion": 3, "subject": "T", "customField1": 5},
+        ),
+        ("POST", "/api/v3/work_packages/7/form", {}, {"lockVersion": 3, "customField1": 8}),
+    ]
+    assert server.requests[-1].timeout.total == 9.0
