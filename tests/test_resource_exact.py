@@ -402,3 +402,39 @@ async def test_save_and_update_pass_every_argument(env: Env) -> None:
         ("POST", "/api/v3/work_packages/7/form", {}, {"lockVersion": 3, "customField1": 8}),
     ]
     assert server.requests[-1].timeout.total == 9.0
+
+
+async def test_save_retry_true_lets_the_commit_be_sent_again() -> None:
+    from openproject_async import RetryPolicy
+
+    server = Server()
+    answers = iter([HttpResponse.json({"_type": "Error", "message": "busy"}, 503)])
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.method == "PATCH":
+            server.requests.append(request)
+            return next(answers, HttpResponse.json(WP))
+        return server(request)
+
+    server.on("POST", "/api/v3/work_packages/7/form", UPDATE_FORM)
+    server.on("GET", "/api/v3/work_packages/schemas/1-2", UPDATE_FORM["_embedded"]["schema"])
+    policy = RetryPolicy(attempts=2, backoff=0, max_backoff=0)
+    update = {"href": "/api/v3/work_packages/7/form", "method": "post"}
+    doc = orjson.loads(orjson.dumps({**WP, "_links": {**WP["_links"], "update": update}}))
+    async with OpenProject(BASE, transport=MockTransport(handler), retry=policy) as op:
+        await op.wrap(doc).save(retry=True, subject="T")
+    assert [r.method for r in server.requests if r.method == "PATCH"] == ["PATCH", "PATCH"]
+
+
+async def test_load_schema_with_a_null_schema_link(env: Env) -> None:
+    op, server, _ = env
+    doc = {"_type": "X", "_links": {"self": {"href": "/x"}, "schema": {"href": None}}}
+    with pytest.raises(ActionUnavailable) as info:
+        await op.wrap(doc).load_schema()
+    assert (info.value.rel, info.value.actions, info.value.relations) == (
+        "schema",
+        [],
+        ["self", "schema"],
+    )
+    assert str(info.value).startswith("X has no link 'schema'")
+    assert server.requests == []
