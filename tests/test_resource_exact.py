@@ -438,3 +438,37 @@ async def test_load_schema_with_a_null_schema_link(env: Env) -> None:
     )
     assert str(info.value).startswith("X has no link 'schema'")
     assert server.requests == []
+
+
+async def test_following_an_action_link_passes_values_query_and_call_options() -> None:
+    from openproject_async import RetryPolicy
+
+    server = Server()
+    failures = iter([HttpResponse.json({"_type": "Error", "message": "busy"}, 503)])
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            server.requests.append(request)
+            return next(failures, HttpResponse.json(DOC_DONE))
+        return server(request)
+
+    doc = {
+        "_type": "X",
+        "_links": {
+            "self": {"href": "/x"},
+            "run": {"href": "/api/v3/things/{id}/run", "method": "post", "templated": True},
+        },
+    }
+    policy = RetryPolicy(attempts=2, backoff=0, max_backoff=0)
+    async with OpenProject(BASE, transport=MockTransport(handler), retry=policy) as op:
+        got = await op.wrap(doc).follow(
+            "run", id=3, params={"p": 1}, timeout=5, retry=True, extra="e"
+        )
+    assert got["done"] is True  # type: ignore[index]
+    assert [
+        (r.method, r.url.raw_path, r.url.query_string, orjson.loads(r.body), r.timeout.total)
+        for r in server.requests
+    ] == [("POST", "/api/v3/things/3/run", "p=1", {"extra": "e"}, 5.0)] * 2
+
+
+DOC_DONE = {"_type": "Thing", "done": True}
