@@ -418,3 +418,49 @@ async def test_choose_lists_31_names_as_30_and_one_more(env: Env) -> None:
     with pytest.raises(UnknownField) as info:
         await s["x"].choose("nobody")
     assert info.value.available == [*(f"U{i}" for i in range(30)), "... (1 more)"]
+
+
+async def test_embedded_values_win_unless_empty_beside_listed_links(env: Env) -> None:
+    op, handler, _ = env
+    titled = [{"href": "/api/v3/users/1", "title": "Ann"}, {"href": None, "title": "Nobody"}]
+    doc = {
+        "_type": "Schema",
+        "listed": f("User", "L", _embedded={"allowedValues": []}, _links={"allowedValues": titled}),
+        "behind": f(
+            "User", "B", _embedded={"allowedValues": []}, _links={"allowedValues": {"href": "/t"}}
+        ),
+    }
+    s = Schema(op, doc)
+    assert await s["listed"].choose("ann") == "/api/v3/users/1"
+    assert [u["login"] for u in await s["listed"].allowed_values()] == ["u1"]
+    assert await s["behind"].allowed_values() == []
+    assert [r[1] for r in handler.requests] == ["/api/v3/users/1"]
+
+
+async def test_field_value_of_a_root_field_the_resource_links(env: Env) -> None:
+    op, handler, _ = env
+    handler.table["/api/v3/work_packages/schemas/1-2"] = DOC
+    wp = op.wrap(
+        {
+            "_type": "WorkPackage",
+            "assignee": "not read",
+            "_links": {
+                "self": {"href": "/api/v3/work_packages/1"},
+                "schema": {"href": "/api/v3/work_packages/schemas/1-2"},
+                "customField4": {"href": "/api/v3/x/1", "title": "X"},
+            },
+        }
+    )
+    await wp.load_schema()
+    assert wp.field("customField4") == Link("customField4", {"href": "/api/v3/x/1", "title": "X"})
+    assert wp.field("assignee") is None  # a link field the resource does not link
+
+
+async def test_a_schema_link_that_is_not_a_schema(env: Env) -> None:
+    op, _handler, _ = env
+    wp = op.wrap(
+        {"_type": "WorkPackage", "_links": {"self": {"href": "/w/1"}, "schema": {"href": "/nope"}}}
+    )
+    with pytest.raises(ProtocolError) as info:
+        await wp.load_schema()
+    assert str(info.value) == "the schema link of <WorkPackage /w/1> did not lead to a Schema"
