@@ -398,3 +398,31 @@ async def test_the_first_call_always_asks_for_a_token(clock: list[float]) -> Non
     o = OAuthClientCredentials("id", "s")
     assert await o.header(t, ROOT) == "Bearer a"
     assert len(t.requests) == 1
+
+
+async def test_each_failed_refresh_is_shared_with_its_own_waiters() -> None:
+    calls: list[int] = []
+    gates = [asyncio.Event(), asyncio.Event()]
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        calls.append(1)
+        await gates[len(calls) - 1].wait()
+        return HttpResponse.json({"error": "invalid_client"}, 401)
+
+    t = MockTransport(handler)
+    o = OAuthClientCredentials("id", "s")
+    for gate in gates:  # two rounds: a first call that fails, and a waiter on it
+        first = asyncio.create_task(o.header(t, ROOT))
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(o.header(t, ROOT))
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.gather(first, waiter, return_exceptions=True)
+        assert [type(r) for r in results] == [Unauthenticated, Unauthenticated]
+    assert len(calls) == 2
+
+
+async def test_the_token_endpoint_next_to_an_api_root_with_a_doubled_slash() -> None:
+    t = token_server(ok())
+    await OAuthClientCredentials("id", "s").header(t, URL("https://op.test/x//api/v3"))
+    assert str(t.requests[0].url) == "https://op.test/x/oauth/token"

@@ -249,6 +249,16 @@ async def test_retries_count_log_and_give_up(caplog: pytest.LogCaptureFixture) -
         "retrying GET https://op.test/api/v3/x?key=*** in 0.00s (attempt 2 of 3 failed: "
         f"{type(info.value).__name__} 503)",
     ]
+    infos = [r for r in caplog.records if r.levelname == "INFO"]
+    assert [(r.method, r.url, r.status, r.retries) for r in infos] == [  # type: ignore[attr-defined]
+        ("GET", "https://op.test/api/v3/x?key=***", 503, 1),
+        ("GET", "https://op.test/api/v3/x?key=***", 503, 2),
+    ]
+    debug = [r for r in caplog.records if r.levelname == "DEBUG"]
+    assert [(r.method, r.url, r.status, r.retries) for r in debug] == [  # type: ignore[attr-defined]
+        ("GET", "https://op.test/api/v3/x?key=***", 503, n) for n in range(3)
+    ]
+    assert all(r.duration >= 0 for r in debug)  # type: ignore[attr-defined]
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert [w.getMessage() for w in warnings] == [
         "giving up GET https://op.test/api/v3/x?key=*** after 3 attempts: "
