@@ -342,3 +342,31 @@ async def test_the_wait_hint_is_kept_without_retries() -> None:
         with pytest.raises(ProtocolError) as perr:
             await op.request("GET", "/api/v3/x")
     assert (perr.value.retry_after, perr.value.url) == (2.0, "https://op.test/api/v3/x")
+
+
+async def test_a_later_failure_that_is_not_retryable_ends_the_retries() -> None:
+    mock = script(err("X", 503), err("NotFound", 404), HttpResponse.json(DOC))
+    async with OpenProject(BASE, transport=mock, retry=NO_WAIT) as op:
+        with pytest.raises(NotFound) as info:
+            await op.request("GET", "/api/v3/x")
+    assert (info.value.attempts, len(mock.requests)) == (2, 2)
+
+
+async def test_giving_up_is_a_warning_only_after_retries(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="openproject_async")
+    two = RetryPolicy(attempts=2, backoff=0.0, max_backoff=0.0)
+    mock = script(err("X", 503), err("X", 503))
+    async with OpenProject(BASE, transport=mock, retry=two) as op:
+        with pytest.raises(APIError):
+            await op.request("GET", "/api/v3/x")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "giving up GET https://op.test/api/v3/x after 2 attempts: APIError 503"
+    ]
+    caplog.clear()
+    late = RetryPolicy(attempts=5, deadline=5.0, max_wait_hint=1000.0)
+    mock = script(err("X", 503, **{"Retry-After": "100"}))
+    async with OpenProject(BASE, transport=mock, retry=late) as op:
+        with pytest.raises(APIError) as info:
+            await op.request("GET", "/api/v3/x")
+    assert (info.value.attempts, len(mock.requests)) == (1, 1)
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
