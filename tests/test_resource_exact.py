@@ -472,3 +472,50 @@ async def test_following_an_action_link_passes_values_query_and_call_options() -
 
 
 DOC_DONE = {"_type": "Thing", "done": True}
+
+
+async def test_missing_links_say_what_the_resource_offers(env: Env) -> None:
+    _, _, wp = env
+    with pytest.raises(AttributeError) as dunder:
+        _ = wp.__wrapped__
+    assert type(dunder.value) is AttributeError
+    assert dunder.value.args == ("__wrapped__",)
+    actions = wp.actions()
+    relations = wp.relations()
+    with pytest.raises(ActionUnavailable) as attr:
+        _ = wp.nope
+    with pytest.raises(ActionUnavailable) as null:
+        await wp.action("lock")
+    for e, rel in ((attr.value, "nope"), (null.value, "lock")):
+        assert (e.rel, e.actions, e.relations) == (rel, actions, relations)
+        assert str(e).startswith(f"WorkPackage #7 has no link {rel!r}")
+
+
+async def test_a_reference_given_for_a_template_variable_is_sent_as_its_href(env: Env) -> None:
+    op, server, wp = env
+    user = op.wrap(
+        {"_type": "User", "id": 8, "_links": {"self": {"href": f"{BASE}/api/v3/users/8"}}}
+    )
+    server.on("POST", "/api/v3/work_packages/7/watchers", None, 204)
+    await wp.action("addWatcher", user=user)
+    assert server.sent() == [
+        (
+            "POST",
+            "/api/v3/work_packages/7/watchers",
+            {},
+            {"user": {"href": "https://op.test/api/v3/users/8"}},
+        )
+    ]
+
+
+async def test_head_and_get_actions_send_keywords_as_the_query(env: Env) -> None:
+    _, server, wp = env
+    await wp.action("headLink", a=1)
+    assert server.sent() == [("HEAD", "/api/v3/x", {"a": "1"}, None)]
+
+
+async def test_special_links_get_the_call_options(env: Env) -> None:
+    _, server, wp = env
+    server.on("POST", "/api/v3/render/markdown", "<p>x</p>")
+    assert await wp.action("text", "*x*", timeout=7) == "<p>x</p>"
+    assert server.requests[0].timeout.total == 7.0
