@@ -234,3 +234,7 @@ def test_expect_kind(value: Any, got: str) -> None:
 def test_expect_kind_passes_the_right_kind() -> None:
     r = Resource(OP, {"_type": "X"})
     assert expect_kind(r, Resource, "w") is r
+
+
+def test_kind_for_ignores_a_type_that_is_not_a_string() -> None:
+    assert kind_for({"_type": ["Form"]}) is None

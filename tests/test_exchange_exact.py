@@ -370,3 +370,37 @@ async def test_giving_up_is_a_warning_only_after_retries(caplog: pytest.LogCaptu
             await op.request("GET", "/api/v3/x")
     assert (info.value.attempts, len(mock.requests)) == (1, 1)
     assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+async def test_a_first_delete_that_finds_nothing_without_retries_is_not_found() -> None:
+    for policy in (None, NO_WAIT):
+        mock = script(err("NotFound", 404))
+        async with OpenProject(BASE, transport=mock, retry=policy) as op:
+            with pytest.raises(NotFound):
+                await op.request("DELETE", "/api/v3/x", retry=False if policy else None)
+
+
+async def test_an_answer_without_a_content_type() -> None:
+    mock = script(HttpResponse(200, body=b"{}"))
+    async with OpenProject(BASE, transport=mock, retry=None) as op:
+        with pytest.raises(ProtocolError) as info:
+            await op.request("GET", "/api/v3/x")
+    assert (info.value.content_type, info.value.url) == ("", "https://op.test/api/v3/x")
+    assert str(info.value) == (
+        "answer is not JSON (expected application/hal+json); status 200; "
+        "from https://op.test/api/v3/x; body starts '{}'"
+    )
+
+
+async def test_a_text_request_error_names_the_url() -> None:
+    mock = script(HttpResponse(502, {"Content-Type": "text/html"}, body=b"<h1>down</h1>"))
+    async with OpenProject(BASE, transport=mock, retry=None) as op:
+        wp = op.wrap(
+            {
+                "_type": "X",
+                "_links": {"preview": {"href": "/api/v3/render/markdown", "method": "post"}},
+            }
+        )
+        with pytest.raises(ProtocolError) as info:
+            await wp.action("preview", "*x*")
+    assert info.value.url == "https://op.test/api/v3/render/markdown"
