@@ -29,7 +29,8 @@ def base_url_of(url: str) -> URL:
             "pass api_key=, token= or oauth= instead"
         )
     if not base.host:
-        raise ValueError(f"url has no host: {safe_url(base)!r}")
+        # no host, so no credentials either; the query may hold secrets: left out
+        raise ValueError(f"url has no host: {url.split('?', 1)[0].split('#', 1)[0]!r}")
     if base.path.endswith(API_PATH):
         base = base.with_path(base.path[: -len(API_PATH)])
     return base.with_query(None).with_fragment(None)

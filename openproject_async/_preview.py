@@ -34,6 +34,7 @@ async def preview(
     kwargs: Mapping[str, Any],
     params: Mapping[str, Any],
     retry: bool | None,
+    timeout: Any = None,
 ) -> str:
     """POST ``text`` (the one argument, or ``text=``) as text/plain -> the rendered HTML."""
     values = dict(kwargs)
@@ -54,10 +55,13 @@ async def preview(
         headers=_HEADERS,
         params=params or None,
         retry=True if retry is None else retry,
+        timeout=timeout,
     )
 
 
 @special_link(is_render_link)
 async def _preview_link(resource: Resource, link: Link, call: ActionCall) -> str:
     """``previewMarkup("some *markdown*")`` -> the server's HTML."""
-    return await preview(resource, link, call.args, call.kwargs, call.query, call.retry)
+    return await preview(
+        resource, link, call.args, call.kwargs, call.query, call.retry, call.timeout
+    )

@@ -340,12 +340,13 @@ class Session:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
         retry: bool | None = None,
+        timeout: aiohttp.ClientTimeout | float | None = None,
     ) -> str:
         """A request whose 2xx answer is text (``/render/markdown``): that text.
 
         Error answers raise as for :meth:`request`.
         """
-        req = self._api_request(method, href, None, data, params, headers, retry, None)
+        req = self._api_request(method, href, None, data, params, headers, retry, timeout)
         answer = await self._exchange.send(replace(req, text=True))
         if not isinstance(answer, str):  # pragma: no cover - text requests answer text
             raise ProtocolError("expected a text answer", url=safe_url(req.url))

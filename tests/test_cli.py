@@ -400,9 +400,38 @@ async def test_export_is_quiet_when_stderr_is_not_a_terminal(run: Run) -> None:
     assert (code, err) == (0, "")
 
 
+class _HangAfter(Fault):
+    """A ``hang`` fault that lets the first ``after`` matching requests through."""
+
+    def __init__(self, after: int, path: str) -> None:
+        super().__init__("hang", path=path)
+        self.after = after
+        self.passed = 0
+
+    def fire(self, method: str, path: str) -> bool:
+        if not self.matches(method, path):
+            return False
+        if self.passed < self.after:
+            self.passed += 1
+            return False
+        self.injected += 1
+        return True
+
+
+async def _until(condition: Callable[[], bool], proc: asyncio.subprocess.Process) -> None:
+    """Poll for ``condition`` (or the process ending); a safety limit, not a timing."""
+    for _ in range(2000):
+        if condition() or proc.returncode is not None:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_interrupted_export_leaves_a_valid_file(tmp_path: Path) -> None:
+    # Deterministic: the server answers three pages of five, then the fourth request hangs
+    # for good, so the export is certainly mid-way (15 records written) when interrupted.
     target = tmp_path / "wps.jsonl"
-    async with FakeOpenProject(seed_size=400, latency=0.02) as slow:
+    async with FakeOpenProject(seed_size=40) as server:
+        fault = server.faults.add(_HangAfter(3, path=r"/api/v3/work_packages$"))
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -414,32 +443,35 @@ async def test_interrupted_export_leaves_a_valid_file(tmp_path: Path) -> None:
             "1",
             "-o",
             str(target),
-            env={**os.environ, "OPENPROJECT_URL": slow.url, "OPENPROJECT_API_KEY": slow.api_key},
+            env={
+                **os.environ,
+                "OPENPROJECT_URL": server.url,
+                "OPENPROJECT_API_KEY": server.api_key,
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+
+        def written() -> int:
+            return target.read_text().count("\n") if target.exists() else 0
+
         try:
-            for _ in range(400):  # until some pages are written (at most ~20 s)
-                await asyncio.sleep(0.05)
-                if proc.returncode is not None:
-                    break
-                if target.exists() and target.read_text().count("\n") >= 12:
-                    break
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
+            await _until(lambda: fault.injected > 0 and written() >= 15, proc)
+            assert proc.returncode is None, "the export ended before the hanging page"
+            proc.send_signal(signal.SIGINT)
             _, err = await asyncio.wait_for(proc.communicate(), 20)
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+    assert (fault.passed, fault.injected) == (3, 1)
     assert proc.returncode == 130, err.decode()
     text = target.read_text()
     assert text.endswith("\n")
     ids = [json.loads(line)["id"] for line in text.splitlines()]
-    assert 12 <= len(ids) < 400
-    assert ids == list(range(1, len(ids) + 1))
+    assert ids == list(range(1, 16))
     # one line, said once (not a second bare "interrupted" after it)
-    assert err.decode() == f"interrupted: {len(ids)} complete records written to {target}\n"
+    assert err.decode() == f"interrupted: 15 complete records written to {target}\n"
 
 
 async def test_interrupted_get_says_interrupted_once() -> None:
