@@ -78,7 +78,8 @@ class Resource(HalDocument):
             resource=self._label(),
             actions=self.actions(),
             relations=self.relations(),
-            properties=[k for k in data if k not in _META],
+            # a relation is a link too (follow it); only a name that is neither is a typo
+            properties=None if name in self.links else [k for k in data if k not in _META],
         )
 
     def __dir__(self) -> list[str]:

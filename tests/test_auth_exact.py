@@ -123,7 +123,7 @@ async def test_token_request_on_the_wire(clock: list[float]) -> None:
         ("client_secret", "s&cret"),
         ("scope", "api_v3 bcf"),
     ]
-    assert (req.timeout.connect, req.timeout.read, req.timeout.total) == (10.0, 60.0, None)
+    assert (req.timeout.connect, req.timeout.read, req.timeout.total) == (10.0, 60.0, 120.0)
     assert o.refreshes == 1
 
 

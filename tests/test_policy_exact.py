@@ -400,7 +400,7 @@ NOW = 1_700_000_000.0
         ({"Retry-After": "Tue, 14 Nov 2023 22:13:40 GMT"}, 20.0),
         ({"Retry-After": "Tue, 14 Nov 2023 22:13:00 GMT"}, 0.0),
         ({"RateLimit-Reset": str(int(NOW) + 7)}, 7.0),
-        ({"RateLimit-Reset": "1000000000"}, 1000000000.0),
+        ({"RateLimit-Reset": "1000000000"}, 3600.0),  # delta seconds, capped at MAX_RETRY_AFTER
         ({"RateLimit-Reset": "1000000001"}, 0.0),
         ({"RateLimit-Reset": "12"}, 12.0),
         ({"Retry-After": "x", "RateLimit-Reset": "5"}, 5.0),

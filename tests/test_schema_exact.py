@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from openproject_async import HttpRequest, HttpResponse, Link, OpenProject, Resource, Schema
-from openproject_async.errors import ProtocolError, SchemaNotLoaded, UnknownField
+from openproject_async.errors import ProtocolError, SchemaNotLoaded, UnknownField, UnknownValue
 from openproject_async.testing import MockTransport
 
 BASE = "https://op.test"
@@ -282,10 +282,10 @@ async def test_choose_by_title_without_requests(env: Env) -> None:
     _, handler, s = env
     assert await s["assignee"].choose("bob") == "/api/v3/users/2"
     assert handler.requests == []
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await s["assignee"].choose("Carl")
-    assert info.value.name == "'Carl' (a value for Assignee)"
-    assert info.value.available == ["Ann", "Bob"]
+    assert (info.value.value, info.value.field) == ("Carl", "Assignee")
+    assert info.value.allowed == ["Ann", "Bob"]
     assert handler.requests == []
 
 
@@ -301,13 +301,14 @@ async def test_choose_embedded_and_behind_an_href(env: Env) -> None:
     assert await s["status"].choose("closed") == "/s/2"
     assert handler.requests == []
     assert await s["type"].choose("BUG") == "/api/v3/types/2"
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await s["status"].choose("Open")
-    assert info.value.available == ["New", "Closed"]
-    with pytest.raises(UnknownField) as none:
+    assert info.value.allowed == ["New", "Closed"]
+    with pytest.raises(UnknownValue) as none:
         await s["customField2"].choose("Red")
-    assert none.value.available == ["(the schema lists no allowed values)"]
-    with pytest.raises(UnknownField):
+    assert none.value.allowed == []
+    assert str(none.value).endswith("allowed: (the schema lists none)")
+    with pytest.raises(UnknownValue):
         await s["customField3"].choose("S")  # plain values have no hrefs
 
 
@@ -316,9 +317,10 @@ async def test_choose_lists_at_most_30_names_and_refuses_ambiguity(env: Env) -> 
     many = [{"href": f"/api/v3/users/{i}", "title": f"U{i}"} for i in range(35)]
     many.append({"href": "/api/v3/users/99", "title": "u1"})
     s = Schema(op, {"_type": "Schema", "x": f("User", "X", _links={"allowedValues": many})})
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await s["x"].choose("nobody")
-    assert info.value.available == [*(f"U{i}" for i in range(30)), "... (6 more)"]
+    assert info.value.allowed[:30] == [f"U{i}" for i in range(30)]
+    assert str(info.value).endswith(", U29, ... (6 more)")
     message = (
         "'U1' matches several allowed values of X: /api/v3/users/1 (U1), "
         "/api/v3/users/99 (u1); pass the resource or its href instead"
@@ -328,9 +330,10 @@ async def test_choose_lists_at_most_30_names_and_refuses_ambiguity(env: Env) -> 
     exactly30 = Schema(
         op, {"_type": "Schema", "x": f("User", "X", _links={"allowedValues": many[:30]})}
     )
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await exactly30["x"].choose("nobody")
-    assert len(info.value.available) == 30
+    assert len(info.value.allowed) == 30
+    assert str(info.value).endswith(", U29")
 
 
 async def test_field_value_needs_the_cached_schema(env: Env) -> None:
@@ -391,9 +394,9 @@ async def test_choose_reads_every_name_of_an_embedded_value(env: Env) -> None:
     assert [await field.choose(n) for n in ("red", "DEMO", "jd", "task", "beta")] == [
         "/co/1", "/p/1", "/u/1", "/t/1", "/b/1"
     ]  # fmt: skip
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await field.choose("nothing")
-    assert info.value.available == ["Red", "demo", "jd", "Task", "Alpha"]
+    assert info.value.allowed == ["Red", "demo", "jd", "Task", "Alpha"]
 
 
 async def test_choose_ambiguity_among_fetched_values_names_them(env: Env) -> None:
@@ -415,9 +418,10 @@ async def test_choose_lists_31_names_as_30_and_one_more(env: Env) -> None:
     op, _, _ = env
     many = [{"href": f"/api/v3/users/{i}", "title": f"U{i}"} for i in range(31)]
     s = Schema(op, {"_type": "Schema", "x": f("User", "X", _links={"allowedValues": many})})
-    with pytest.raises(UnknownField) as info:
+    with pytest.raises(UnknownValue) as info:
         await s["x"].choose("nobody")
-    assert info.value.available == [*(f"U{i}" for i in range(30)), "... (1 more)"]
+    assert info.value.allowed == [f"U{i}" for i in range(31)]
+    assert str(info.value).endswith(", U29, ... (1 more)")
 
 
 async def test_embedded_values_win_unless_empty_beside_listed_links(env: Env) -> None:
