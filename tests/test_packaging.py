@@ -47,3 +47,10 @@ def test_ci_installs_what_the_release_checks_run() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for step in ("mkdocs build --strict", "python -m build", "twine check", "demo --local"):
         assert step in ci
+
+
+def test_the_changelog_has_a_dated_section_for_this_version() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    version = re.escape(openproject_async.__version__)
+    assert re.search(rf"^## \[{version}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.M)
+    assert text.index("## [Unreleased]") < text.index(f"## [{openproject_async.__version__}]")
