@@ -16,6 +16,7 @@ from openproject_async import (
     ActionUnavailable,
     HttpRequest,
     HttpResponse,
+    OAuthClientCredentials,
     OpenProject,
     Unauthenticated,
     WrongEventLoop,
@@ -49,6 +50,13 @@ UNAUTHENTICATED = {
         ("https://op.test/sub", "work_packages/1", "https://op.test/sub/api/v3/work_packages/1"),
         ("https://op.test/sub", "/api/v3/x?f=%5B%5D", "https://op.test/sub/api/v3/x?f=%5B%5D"),
         ("https://op.test/sub", "/sub/api/v3/x", "https://op.test/sub/api/v3/x"),
+        ("https://op.test/sub", "/x", "https://op.test/x"),
+        ("https://op.test/sub", "/api/v3", "https://op.test/sub/api/v3"),
+        ("https://op.test/sub", "/api/v3x", "https://op.test/api/v3x"),
+        ("https://op.test/a/b", "work_packages/1", "https://op.test/a/b/api/v3/work_packages/1"),
+        ("https://op.test/a/b", "api/v3", "https://op.test/a/b/api/v3"),
+        ("https://op.test", "work_packages/1#f", "https://op.test/api/v3/work_packages/1#f"),
+        ("https://op.test", "", "https://op.test"),
     ],
 )
 def test_hrefs_resolve_under_the_server_and_its_api_root(base: str, href: str, url: str) -> None:
@@ -75,10 +83,22 @@ def test_an_explicit_none_credential_needs_anonymous() -> None:
     assert OpenProject("https://op.test", api_key=None, anonymous=True).auth is None
     assert OpenProject("https://op.test").auth is None  # no credential argument at all
     assert OpenProject("https://op.test", api_key=None, token="t").auth is not None
-    with pytest.raises(TypeError, match="anonymous=True and api_key= contradict"):
-        OpenProject("https://op.test", api_key="k", anonymous=True)
-    with pytest.raises(TypeError, match="at most one of"):
+    for given in ({"api_key": "k"}, {"token": "t"}, {"oauth": OAuthClientCredentials("i", "s")}):
+        name = next(iter(given))
+        with pytest.raises(TypeError) as both:
+            OpenProject("https://op.test", anonymous=True, **given)  # type: ignore[arg-type]
+        assert str(both.value) == f"anonymous=True and {name}= contradict each other: give one"
+    with pytest.raises(TypeError) as two:
         OpenProject("https://op.test", api_key="k", token="t")
+    assert str(two.value) == "give at most one of api_key=, token=, oauth=, auth="
+
+
+def test_a_malformed_href_is_named() -> None:
+    from openproject_async import InvalidHref
+
+    with pytest.raises(InvalidHref) as info:
+        resolve_href("http://[not-an-ip", URL("https://op.test"))
+    assert str(info.value) == "malformed href 'http://[not-an-ip'"
 
 
 def refusing() -> MockTransport:
