@@ -171,14 +171,10 @@ class OpenProject(Session):
         ``return_exceptions=True`` every request runs and each failure takes its place in
         the list (as ``asyncio.gather`` does).
         """
-        if concurrency is not None and (
-            not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
+        limit = asyncio.Semaphore(_concurrency(concurrency, self.max_concurrency))
         if isinstance(hrefs, str):
             raise TypeError("get_many takes an iterable of hrefs, not one href (use get)")
         items = list(hrefs)
-        limit = asyncio.Semaphore(concurrency or self.max_concurrency)
 
         async def one(href: str) -> Resource:
             async with limit:
@@ -291,9 +287,7 @@ class OpenProject(Session):
         propagates. ``concurrency`` defaults to ``max_concurrency``; more widens the
         session's limit while the operations run (as ``iterate(concurrency=n)`` does).
         """
-        n = self.max_concurrency if concurrency is None else concurrency
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"concurrency must be an int >= 1 or None, got {concurrency!r}")
+        n = _concurrency(concurrency, self.max_concurrency)
         limit = asyncio.Semaphore(n)
 
         async def one(aw: Awaitable[T]) -> T | OpenProjectError:
@@ -359,3 +353,12 @@ class OpenProject(Session):
         return await _custom_actions.execute_custom_action(
             resource, action, notify=notify, retry_conflicts=retry_conflicts
         )
+
+
+def _concurrency(value: Any, default: int) -> int:
+    """``concurrency=`` of get_many/gather: ``default`` for None, else an int >= 1."""
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"concurrency must be an int >= 1 or None, got {value!r}")
+    return value

@@ -181,9 +181,8 @@ class Collection(Resource):
         collection opened with the default 20 per page. ``timeout=``/``retry=`` apply to
         each page request of this read.
         """
-        check_options(concurrency, progress, page_size)
-        check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._reader(timeout, retry)._iterate(concurrency, progress, page_size)
+        reader = self._reader(concurrency, progress, page_size, timeout, retry)
+        return reader._iterate(concurrency, progress, page_size)
 
     def pages(
         self,
@@ -201,9 +200,8 @@ class Collection(Resource):
         :meth:`iterate`) the pages come at that size instead, starting with the one that
         holds this page's first element (it may begin with elements before it).
         """
-        check_options(concurrency, progress, page_size)
-        check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
-        return self._reader(timeout, retry)._pages(concurrency, progress, page_size)
+        reader = self._reader(concurrency, progress, page_size, timeout, retry)
+        return reader._pages(concurrency, progress, page_size)
 
     async def to_list(
         self,
@@ -215,16 +213,21 @@ class Collection(Resource):
         retry: bool | None = None,
     ) -> list[Resource]:
         """All elements of all pages from this one on, in a list (see :meth:`iterate`)."""
-        reader = self._reader(timeout, retry)
-        return [
-            e
-            async for e in reader.iterate(
-                concurrency=concurrency, progress=progress, page_size=page_size
-            )
-        ]
+        reader = self._reader(concurrency, progress, page_size, timeout, retry)
+        return [e async for e in reader._iterate(concurrency, progress, page_size)]
 
-    def _reader(self, timeout: Timeout, retry: bool | None) -> Collection:
-        """This page, or a copy whose page requests use ``timeout``/``retry``."""
+    def _reader(
+        self,
+        concurrency: int,
+        progress: ProgressCallback | None,
+        page_size: int | None,
+        timeout: Timeout,
+        retry: bool | None,
+    ) -> Collection:
+        """Check a read's options; this page, or a copy whose page requests use
+        ``timeout``/``retry``."""
+        check_options(concurrency, progress, page_size)
+        check_readable(self.page_size, self.total, asked=asked_for_count(self.href))
         if timeout is None and retry is None:
             return self
         reader = Collection(self._op, self._data)
