@@ -27,9 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -39,64 +38,14 @@ from . import _policy, _sansio
 from ._auth import Auth
 from ._policy import ATTEMPT_TIMEOUT, ApiRequest, OriginPolicy, Secret, Timeouts, safe_url
 from ._retry import RetryPolicy, describe, wait_hint
-from ._transport import HttpRequest, HttpResponse, Transport, read_limited
+from ._tasks import Limit
+from ._transport import HttpRequest, HttpResponse, Transport, WholeTimeout, read_limited
 from .errors import APIError, OpenProjectError, ProtocolError, RequestTimeout
 
 log = logging.getLogger("openproject_async")
 
 
-class Limit:
-    """At most ``capacity`` holders at once (``async with limit:``), first come first served.
-
-    Unlike ``asyncio.Semaphore`` the capacity can change while it is in use
-    (:meth:`widen`): a reader asking for more pages in flight than the session's
-    ``max_concurrency`` widens it for as long as it reads.
-    """
-
-    __slots__ = ("_waiters", "capacity", "used")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.used = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        if self.used < self.capacity and not self._waiters:
-            self.used += 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():  # granted, then cancelled: give it back
-                self._release()
-            else:
-                self._waiters.remove(fut)
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        self.used -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        waiters = self._waiters
-        while waiters and self.used < self.capacity:
-            fut = waiters.popleft()
-            if not fut.done():
-                self.used += 1
-                fut.set_result(None)
-
-    def widen(self, extra: int) -> None:
-        """Add ``extra`` places (negative: take them back once their holders leave)."""
-        self.capacity += extra
-        self._wake()
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     """What one attempt got: status, headers, body, the URL that answered, the auth sent."""
 
@@ -150,6 +99,13 @@ class Exchange:
     max_response_size: int | None = MAX_RESPONSE_SIZE
     _resends_seen: int = field(default=0, init=False)
     _get_headers: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _first_timeouts: Timeouts | None = field(default=None, init=False, repr=False)
+    _secret: Secret | None = field(default=None, init=False, repr=False)
+
+    @property
+    def _transport_times(self) -> bool:
+        """Does the transport stop an exchange at ``timeout.total`` itself?"""
+        return getattr(self.transport, "enforces_total", False) is True
 
     # -- retries -----------------------------------------------------------------------
 
@@ -294,12 +250,11 @@ class Exchange:
                 hop, own_origin=own, first_hop=first_hop, extra=self.extra_headers
             )
         sent_auth = await self._authorize(hdrs) if own else None
-        http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, hop.timeout or self.timeouts)
         failure: OpenProjectError | None = None
         started = time.monotonic()
         try:
             async with self.limit:
-                resp, raw = await self._exchange(http, attempt, clock)
+                resp, raw = await self._exchange(hop, hdrs, attempt, clock)
         except OpenProjectError as exc:
             failure = _policy.outcome_of(exc, hop, replayable=replayable)
             self._log_hop(hop, attempt, None, type(exc).__name__, started)
@@ -310,26 +265,54 @@ class Exchange:
         return answer, resp.headers.get("Location")
 
     async def _exchange(
-        self, http: HttpRequest, attempt: int, clock: _Clock
+        self, hop: ApiRequest, hdrs: dict[str, str], attempt: int, clock: _Clock
     ) -> tuple[HttpResponse, bytes]:
-        """The exchange itself, within its time limit and the size cap (holding a slot)."""
+        """The exchange itself, within its time limit and the size cap (holding a slot).
+
+        The first exchange of a call has the same limit every time: a transport that
+        enforces ``timeout.total`` itself (aiohttp's timer, which a request pays for
+        anyway) gets it as that; later ones (redirects, retries) run under a timer here.
+        """
         self.stats["requests"] += 1
-        limit, by_deadline = clock.budget(http.timeout.total or ATTEMPT_TIMEOUT)
+        timeouts = hop.timeout or self.timeouts
+        first = clock.started is None
+        limit, by_deadline = clock.budget(timeouts.total or ATTEMPT_TIMEOUT)
+        if first and self._transport_times:
+            http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, self._whole(timeouts, limit))
+            try:
+                return await self._read(http)
+            except WholeTimeout:
+                pass
+            finally:
+                self._count_resends()
+            raise _timed_out(http, limit, by_deadline, attempt, clock)  # (no chained context)
+        http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, timeouts)
         timer = asyncio.timeout(max(limit, 0.0))
         try:
             async with timer:
-                resp = await self.transport.handle(http)
-                try:
-                    raw = await read_limited(resp, self.max_response_size, http.url)
-                finally:
-                    await resp.aclose()
-            return resp, raw
+                return await self._read(http)
         except TimeoutError:
             if not timer.expired():
                 raise
         finally:
             self._count_resends()
         raise _timed_out(http, limit, by_deadline, attempt, clock)  # (no chained context)
+
+    async def _read(self, http: HttpRequest) -> tuple[HttpResponse, bytes]:
+        resp = await self.transport.handle(http)
+        try:
+            return resp, await read_limited(resp, self.max_response_size, http.url)
+        finally:
+            await resp.aclose()
+
+    def _whole(self, timeouts: Timeouts, total: float) -> Timeouts:
+        """``timeouts`` with ``total`` (the session's own: made once)."""
+        if timeouts is self.timeouts:
+            cached = self._first_timeouts
+            if cached is None or cached.total != total:
+                cached = self._first_timeouts = replace(timeouts, total=total)
+            return cached
+        return replace(timeouts, total=total)
 
     def _count_resends(self) -> None:
         """Add the transport's own re-sends (aiohttp, on a dropped kept-alive connection)."""
@@ -345,7 +328,10 @@ class Exchange:
         value = await self.auth.header(self.transport, self.api_root)
         if not value:
             return None
-        hdrs["Authorization"] = secret = Secret(value)
+        secret = self._secret
+        if secret is None or secret != value:  # the same value each time: wrapped once
+            secret = self._secret = Secret(value)
+        hdrs["Authorization"] = secret
         return secret
 
     def _log_hop(

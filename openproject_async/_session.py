@@ -36,7 +36,7 @@ from ._config import (
     resolve_href,
     timeouts_of,
 )
-from ._exchange import MAX_RESPONSE_SIZE, Exchange, Limit
+from ._exchange import MAX_RESPONSE_SIZE, Exchange
 from ._policy import (
     ApiRequest,
     CrossOriginPolicy,
@@ -47,6 +47,7 @@ from ._policy import (
 from ._retry import RetryPolicy
 from ._shared_get import SharedGets
 from ._streaming import Streamed, open_stream
+from ._tasks import Limit
 from ._transport import AiohttpTransport, Transport
 from .errors import InsecureTransportWarning, ProtocolError, SessionClosed, WrongEventLoop
 

@@ -17,8 +17,8 @@ failure means for a request that must not be sent twice is decided above it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 import aiohttp
@@ -174,6 +174,63 @@ class Transport(Protocol):
         ...
 
 
+class _CountedRequest(aiohttp.ClientRequest):
+    """aiohttp's request, noting each send in the box of the exchange in progress.
+
+    aiohttp sends an idempotent request again by itself when its kept-alive connection
+    turns out closed; a second send noted for one exchange is such a re-send.
+    """
+
+    async def send(self, conn: Any) -> aiohttp.ClientResponse:
+        box = _SENDS.get()
+        if box is not None:
+            box.append(None)
+        return await super().send(conn)
+
+
+#: The sends of the exchange in progress in this task (see :class:`_CountedRequest`).
+_SENDS: ContextVar[list[None] | None] = ContextVar("openproject_async_sends", default=None)
+
+
+class _AiohttpResponse(HttpResponse):
+    """An aiohttp answer: its body read or streamed from the connection, which it releases."""
+
+    __slots__ = ("_request", "_resp")
+
+    def __init__(self, resp: aiohttp.ClientResponse, request: HttpRequest) -> None:
+        self.status = resp.status
+        self.headers = resp.headers
+        self._resp = resp
+        self._request = request
+
+    async def read(self) -> bytes:
+        resp = self._resp
+        failure: OpenProjectError | None = None
+        try:
+            return await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = _failure(exc, self._request, resp.status)
+        finally:
+            resp.release()
+        raise failure
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        resp = self._resp
+        failure: OpenProjectError | None = None
+        try:
+            async for chunk in resp.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = _failure(exc, self._request, resp.status)
+        finally:
+            resp.release()
+        if failure is not None:
+            raise failure
+
+    async def aclose(self) -> None:
+        self._resp.release()
+
+
 class AiohttpTransport:
     """The default transport: one ``aiohttp.ClientSession`` (made on first use, or given).
 
@@ -182,36 +239,31 @@ class AiohttpTransport:
     API needs none, and aiohttp's cookie jar would send a cookie to every port of a host.
     A session passed in is used as it is (its cookie jar included) and not closed here.
 
+    The request's ``timeout.total`` is enforced here (by aiohttp's own timer, which also
+    covers reading the body): :attr:`enforces_total` tells the exchange above that it
+    need not set a timer of its own.
+
     ``resends`` counts the times aiohttp sent a request again by itself (an idempotent
     request whose kept-alive connection turned out closed); the session adds them to its
-    ``stats["requests"]``. Counted for the session made here only (it carries the trace).
+    ``stats["requests"]``. Counted for the session made here only.
     """
+
+    #: aiohttp stops an exchange at ``HttpRequest.timeout.total`` (:class:`WholeTimeout`).
+    enforces_total = True
 
     def __init__(self, *, limit: int = 16, session: aiohttp.ClientSession | None = None) -> None:
         self._limit = limit
         self._http = session
         self._own = session is None
-        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[int, tuple[Timeouts, aiohttp.ClientTimeout]] = {}
         self.resends = 0
-
-    async def _on_headers_sent(
-        self, _http: aiohttp.ClientSession, ctx: SimpleNamespace, _params: object
-    ) -> None:
-        """aiohttp wrote a request's headers: a send (a second one for one request is a resend)."""
-        box = ctx.trace_request_ctx
-        if isinstance(box, list):
-            box.append(None)
-            if len(box) > 1:
-                self.resends += 1
 
     @property
     def http(self) -> aiohttp.ClientSession:
         """The aiohttp session (made on first use)."""
         if self._http is None:
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(self._on_headers_sent)
             self._http = aiohttp.ClientSession(
-                trace_configs=[trace],
+                request_class=_CountedRequest,
                 connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit),
                 headers={"User-Agent": USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -220,16 +272,21 @@ class AiohttpTransport:
         return self._http
 
     def _client_timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:
-        found = self._timeouts.get(t)
-        if found is None:
-            found = self._timeouts[t] = aiohttp.ClientTimeout(
-                total=t.total, connect=t.connect, sock_read=t.read
+        found = self._timeouts.get(id(t))
+        if found is None or found[0] is not t:
+            if len(self._timeouts) >= 64:
+                self._timeouts.clear()
+            found = self._timeouts[id(t)] = (
+                t,
+                aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
             )
-        return found
+        return found[1]
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Send ``request``; aiohttp's failures become the library's (never chained)."""
         failure: OpenProjectError | None = None
+        box: list[None] = []
+        noted = _SENDS.set(box)
         try:
             resp = await self.http.request(
                 request.method,
@@ -238,45 +295,30 @@ class AiohttpTransport:
                 headers=request.headers,
                 allow_redirects=False,
                 timeout=self._client_timeout(request.timeout),
-                trace_request_ctx=[],  # one entry per send (see _on_headers_sent)
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = _failure(exc, request, None)
+        finally:
+            _SENDS.reset(noted)
+            if len(box) > 1:
+                self.resends += len(box) - 1
         if failure is not None:
             raise failure  # outside the except block: no aiohttp exception in the chain
-
-        async def read() -> bytes:
-            failure: OpenProjectError | None = None
-            try:
-                return await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = _failure(exc, request, resp.status)
-            finally:
-                resp.release()
-            raise failure
-
-        async def chunks() -> AsyncIterator[bytes]:
-            failure: OpenProjectError | None = None
-            try:
-                async for chunk in resp.content.iter_any():
-                    yield chunk
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = _failure(exc, request, resp.status)
-            finally:
-                resp.release()
-            if failure is not None:
-                raise failure
-
-        async def close() -> None:
-            resp.release()
-
-        return HttpResponse(resp.status, resp.headers, read=read, chunks=chunks, close=close)
+        return _AiohttpResponse(resp, request)
 
     async def aclose(self) -> None:
         """Close the aiohttp session if this transport made it."""
         http, self._http = self._http, None
         if http is not None and self._own:
             await http.close()
+
+
+class WholeTimeout(RequestTimeout):
+    """(Internal) the transport stopped an exchange at its ``timeout.total``.
+
+    The exchange above turns it into the :class:`RequestTimeout` that says which limit
+    ran out (one exchange's, or the retry policy's deadline for the whole call).
+    """
 
 
 def _failure(exc: BaseException, request: HttpRequest, status: int | None) -> OpenProjectError:
@@ -296,10 +338,12 @@ def _failure(exc: BaseException, request: HttpRequest, status: int | None) -> Op
         ctimeout.timeout = limits.connect
         return ctimeout
     if isinstance(exc, TimeoutError):
-        limit = limits.read if isinstance(exc, aiohttp.SocketTimeoutError) else None
+        sock_read = isinstance(exc, aiohttp.SocketTimeoutError)
+        limit = limits.read if sock_read else None
         limit = limit or limits.total or limits.read
         after = f" after {limit:g}s" if limit else ""
-        err = RequestTimeout(f"{method} {shown}: no answer{after}", url=shown, method=method)
+        kind_of = RequestTimeout if sock_read or not limits.total else WholeTimeout
+        err = kind_of(f"{method} {shown}: no answer{after}", url=shown, method=method)
         err.timeout = limit
         return err
     if isinstance(exc, aiohttp.ClientPayloadError):
