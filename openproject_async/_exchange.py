@@ -306,13 +306,17 @@ class Exchange:
             await resp.aclose()
 
     def _whole(self, timeouts: Timeouts, total: float) -> Timeouts:
-        """``timeouts`` with ``total`` (the session's own: made once)."""
+        """``timeouts`` with ``total`` (the session's own: made once).
+
+        A read timeout as long as the total or longer cannot fire first: it is left out
+        (aiohttp re-arms a read timer on every chunk received).
+        """
         if timeouts is self.timeouts:
             cached = self._first_timeouts
             if cached is None or cached.total != total:
-                cached = self._first_timeouts = replace(timeouts, total=total)
+                cached = self._first_timeouts = _with_total(timeouts, total)
             return cached
-        return replace(timeouts, total=total)
+        return _with_total(timeouts, total)
 
     def _count_resends(self) -> None:
         """Add the transport's own re-sends (aiohttp, on a dropped kept-alive connection)."""
@@ -375,6 +379,11 @@ def _decode(req: ApiRequest, got: Answer, auth: Auth | None) -> _sansio.Answer:
         if got.status == 401 and isinstance(hint, str) and got.sent_auth is not None:
             exc.args = (f"{exc}; {hint}",)
         raise
+
+
+def _with_total(timeouts: Timeouts, total: float) -> Timeouts:
+    read = timeouts.read
+    return replace(timeouts, total=total, read=None if read is not None and read >= total else read)
 
 
 def _timed_out(

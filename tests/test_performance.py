@@ -15,8 +15,8 @@ import pytest
 
 from openproject_async import Collection, OpenProject, Resource
 from openproject_async._cli._export import BULK_GC_THRESHOLDS, bulk_gc
-from openproject_async._tasks import Limit
 from openproject_async._forms import _form_schemas
+from openproject_async._tasks import Limit
 from openproject_async.errors import SessionClosed, UnknownField, UpdateConflict
 from openproject_async.testing import FakeOpenProject
 
