@@ -102,10 +102,11 @@ class Exchange:
     _first_timeouts: Timeouts | None = field(default=None, init=False, repr=False)
     _secret: Secret | None = field(default=None, init=False, repr=False)
 
-    @property
-    def _transport_times(self) -> bool:
-        """Does the transport stop an exchange at ``timeout.total`` itself?"""
-        return getattr(self.transport, "enforces_total", False) is True
+    #: Does the transport stop an exchange at ``timeout.total`` itself?
+    _transport_times: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._transport_times = getattr(self.transport, "enforces_total", False) is True
 
     # -- retries -----------------------------------------------------------------------
 
@@ -113,19 +114,20 @@ class Exchange:
         """Send ``req`` and retry it as the policy and :attr:`ApiRequest.replayable` allow."""
         policy = self.retry
         clock = _Clock(None if policy is None else policy.deadline)
-        if policy is None or req.retry is False:
-            return await self._attempt(req, 1, clock)
         replayable = req.replayable
+        if policy is None or req.retry is False:
+            return await self._attempt(req, replayable, 1, clock)
         # The first try runs without tenacity: most requests succeed at once, and a
         # retry loop per request costs more than the request's own bookkeeping.
-        started = time.monotonic()
         try:
-            return await self._attempt(req, 1, clock)
+            return await self._attempt(req, replayable, 1, clock)
         except OpenProjectError as exc:
             if policy.attempts < 2 or not policy.retryable_error(exc, replayable=replayable):
                 exc.attempts = 1
                 raise
             first = exc
+        # the call's time counts from its first slot (the clock's start), as its deadline
+        started = time.monotonic() if clock.started is None else clock.started
         return await self._retry(req, policy, first, started, clock)
 
     async def _retry(
@@ -156,7 +158,7 @@ class Exchange:
                     if pending is not None:  # tenacity's attempt 1 is the try made before
                         failed, pending = pending, None
                         raise failed
-                    return await self._attempt(req, attempt_no, clock)
+                    return await self._attempt(req, replayable, attempt_no, clock)
         except OpenProjectError as exc:
             exc.attempts = attempt_no
             if attempt_no > 1:
@@ -192,10 +194,12 @@ class Exchange:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _attempt(self, req: ApiRequest, attempt: int, clock: _Clock) -> _sansio.Answer:
+    async def _attempt(
+        self, req: ApiRequest, replayable: bool, attempt: int, clock: _Clock
+    ) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
-            got = await self._follow(req, attempt, clock)
+            got = await self._follow(req, replayable, attempt, clock)
             status = got.status
             if (
                 status == 401
@@ -218,14 +222,14 @@ class Exchange:
             return _decode(req, got, self.auth)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _follow(self, req: ApiRequest, attempt: int, clock: _Clock) -> Answer:
+    async def _follow(
+        self, req: ApiRequest, replayable: bool, attempt: int, clock: _Clock
+    ) -> Answer:
         """Send ``req``, following redirects hop by hop."""
         hop = req
         previous: URL | None = None
         for _hop in range(_policy.MAX_REDIRECTS + 1):
-            got, location = await self._hop(
-                hop, attempt, clock, first_hop=previous is None, replayable=req.replayable
-            )
+            got, location = await self._hop(hop, previous is None, replayable, attempt, clock)
             nxt = _policy.redirect(hop, got.status, location, self.resolve)
             if nxt is None:
                 return got
@@ -234,7 +238,7 @@ class Exchange:
         raise ProtocolError(f"more than {_policy.MAX_REDIRECTS} redirects", url=safe_url(req.url))
 
     async def _hop(
-        self, hop: ApiRequest, attempt: int, clock: _Clock, *, first_hop: bool, replayable: bool
+        self, hop: ApiRequest, first_hop: bool, replayable: bool, attempt: int, clock: _Clock
     ) -> tuple[Answer, str | None]:
         """One exchange through the transport: (answer, Location header)."""
         own = self.origin.same_origin(hop.url)
@@ -252,15 +256,20 @@ class Exchange:
         sent_auth = await self._authorize(hdrs) if own else None
         failure: OpenProjectError | None = None
         started = time.monotonic()
+        limit = self.limit
+        if not limit.take():
+            await limit.wait()
         try:
-            async with self.limit:
-                resp, raw = await self._exchange(hop, hdrs, attempt, clock)
+            resp, raw = await self._exchange(hop, hdrs, attempt, clock)
         except OpenProjectError as exc:
             failure = _policy.outcome_of(exc, hop, replayable=replayable)
             self._log_hop(hop, attempt, None, type(exc).__name__, started)
+        finally:
+            limit.release()
         if failure is not None:
             raise failure  # outside the except block: no chained context
-        self._log_hop(hop, attempt, resp.status, str(resp.status), started)
+        if _debug():
+            self._log_hop(hop, attempt, resp.status, str(resp.status), started)
         answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
         return answer, resp.headers.get("Location")
 
@@ -280,7 +289,11 @@ class Exchange:
         if first and self._transport_times:
             http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, self._whole(timeouts, limit))
             try:
-                return await self._read(http)
+                resp = await self.transport.handle(http)
+                try:
+                    return resp, await read_limited(resp, self.max_response_size, http.url)
+                finally:
+                    await resp.aclose()
             except WholeTimeout:
                 pass
             finally:
@@ -360,6 +373,10 @@ class Exchange:
                 "retries": attempt - 1,
             },
         )
+
+
+def _debug() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
 
 
 def _decode(req: ApiRequest, got: Answer, auth: Auth | None) -> _sansio.Answer:

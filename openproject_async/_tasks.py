@@ -37,25 +37,35 @@ class Limit:
         self.used = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def __aenter__(self) -> None:
+    def take(self) -> bool:
+        """Take a place if one is free and nobody waits (True), else False: :meth:`wait`."""
         if self.used < self.capacity and not self._waiters:
             self.used += 1
-            return
+            return True
+        return False
+
+    async def __aenter__(self) -> None:
+        if not self.take():
+            await self.wait()
+
+    async def wait(self) -> None:
+        """Wait for a place, first come first served (after :meth:`take` said no)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         try:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():  # granted, then cancelled: give it back
-                self._release()
+                self.release()
             else:
                 self._waiters.remove(fut)
             raise
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
+        self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give a place back (the first waiter gets it)."""
         self.used -= 1
         self._wake()
 
