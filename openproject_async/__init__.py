@@ -14,9 +14,10 @@ imports one of the package's modules inside a function (tests/test_architecture.
     _links _error_map                           HAL links, URI templates; error documents
                                                 to exception classes
     _sansio _body _retry _placement             pure protocol: decode/encode answers and
-    _policy _config _paging _tasks              bodies, placement by schema, retry, origin,
+    _policy _config _paging _tasks _deadline    bodies, placement by schema, retry, origin,
                                                 credential, redirect and replay decisions,
-                                                paging arithmetic and how far a walk may go
+                                                paging arithmetic and how far a walk may go,
+                                                a limit on tasks, the time limits of a call
     _transport                                  the I/O seam: one HTTP exchange (aiohttp)
     _auth                                       API key, bearer token, OAuth2 (token fetches
                                                 go through the transport)

@@ -44,7 +44,12 @@ log = logging.getLogger("openproject_async")
 
 
 class Auth(Protocol):
-    """What the session needs from an auth object."""
+    """What the session needs from an auth object.
+
+    An auth object whose header never changes (an API key, a fixed token) may also have
+    a ``fixed_header`` attribute holding it: the session then sends that without
+    awaiting :meth:`header` for each request.
+    """
 
     async def header(self, transport: Transport, api_root: URL) -> str | None:
         """The ``Authorization`` header value to send (None: send none)."""
@@ -85,6 +90,11 @@ class ApiKey:
         """``Basic`` of ``apikey:<key>`` (computed once, when the key was given)."""
         return self._value
 
+    @property
+    def fixed_header(self) -> str:
+        """The header value, which never changes (the session sends it without awaiting)."""
+        return self._value
+
     async def invalidate(self, rejected: str | None) -> bool:
         """False: a rejected API key stays rejected, so a retry cannot help."""
         return False
@@ -111,6 +121,11 @@ class BearerToken:
 
     async def header(self, transport: Transport, api_root: URL) -> str | None:
         """``Bearer <token>``, the token as given."""
+        return self._value
+
+    @property
+    def fixed_header(self) -> str:
+        """The header value, which never changes (the session sends it without awaiting)."""
         return self._value
 
     async def invalidate(self, rejected: str | None) -> bool:

@@ -28,7 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -36,11 +36,19 @@ from yarl import URL
 
 from . import _policy, _sansio
 from ._auth import Auth
+from ._deadline import Clock, timed_out, with_total
 from ._policy import ATTEMPT_TIMEOUT, ApiRequest, OriginPolicy, Secret, Timeouts, safe_url
 from ._retry import RetryPolicy, describe, wait_hint
 from ._tasks import Limit
-from ._transport import HttpRequest, HttpResponse, Transport, WholeTimeout, read_limited
-from .errors import APIError, OpenProjectError, ProtocolError, RequestTimeout
+from ._transport import (
+    HttpRequest,
+    HttpResponse,
+    Transport,
+    WholeTimeout,
+    declared_within,
+    read_limited,
+)
+from .errors import APIError, OpenProjectError, ProtocolError
 
 log = logging.getLogger("openproject_async")
 
@@ -59,27 +67,6 @@ class Answer:
 #: The default of ``max_response_size``: far above the largest real page (1000 work
 #: packages with their embedded schemas and links are a few MB).
 MAX_RESPONSE_SIZE = 64 * 2**20
-
-
-@dataclass(slots=True)
-class _Clock:
-    """The time limit of one call: the retry policy's ``deadline`` from its first slot."""
-
-    deadline: float | None
-    started: float | None = None
-
-    def budget(self, total: float) -> tuple[float, bool]:
-        """Seconds the next exchange may take; True when the call's deadline is the limit."""
-        now = time.monotonic()
-        if self.started is None:
-            self.started = now
-        if self.deadline is None:
-            return total, False
-        left = self.deadline - (now - self.started)  # exact when no time has passed
-        return (left, True) if left < total else (total, False)
-
-    def elapsed(self) -> float:
-        return 0.0 if self.started is None else time.monotonic() - self.started
 
 
 @dataclass(slots=True)
@@ -104,16 +91,20 @@ class Exchange:
 
     #: Does the transport stop an exchange at ``timeout.total`` itself?
     _transport_times: bool = field(default=False, init=False, repr=False)
+    #: The auth object's ``fixed_header`` (an API key, a fixed token): sent as it is.
+    _fixed_auth: Secret | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._transport_times = getattr(self.transport, "enforces_total", False) is True
+        fixed = getattr(self.auth, "fixed_header", None)
+        self._fixed_auth = Secret(fixed) if isinstance(fixed, str) and fixed else None
 
     # -- retries -----------------------------------------------------------------------
 
     async def send(self, req: ApiRequest) -> _sansio.Answer:
         """Send ``req`` and retry it as the policy and :attr:`ApiRequest.replayable` allow."""
         policy = self.retry
-        clock = _Clock(None if policy is None else policy.deadline)
+        clock = Clock(None if policy is None else policy.deadline)
         replayable = req.replayable
         if policy is None or req.retry is False:
             return await self._attempt(req, replayable, 1, clock)
@@ -136,7 +127,7 @@ class Exchange:
         policy: RetryPolicy,
         first: OpenProjectError,
         started: float,
-        clock: _Clock,
+        clock: Clock,
     ) -> _sansio.Answer:
         """Attempts 2.. after ``first`` failed, under tenacity."""
         replayable = req.replayable
@@ -195,7 +186,7 @@ class Exchange:
     # -- one attempt -------------------------------------------------------------------
 
     async def _attempt(
-        self, req: ApiRequest, replayable: bool, attempt: int, clock: _Clock
+        self, req: ApiRequest, replayable: bool, attempt: int, clock: Clock
     ) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
@@ -223,7 +214,7 @@ class Exchange:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _follow(
-        self, req: ApiRequest, replayable: bool, attempt: int, clock: _Clock
+        self, req: ApiRequest, replayable: bool, attempt: int, clock: Clock
     ) -> Answer:
         """Send ``req``, following redirects hop by hop."""
         hop = req
@@ -238,7 +229,7 @@ class Exchange:
         raise ProtocolError(f"more than {_policy.MAX_REDIRECTS} redirects", url=safe_url(req.url))
 
     async def _hop(
-        self, hop: ApiRequest, first_hop: bool, replayable: bool, attempt: int, clock: _Clock
+        self, hop: ApiRequest, first_hop: bool, replayable: bool, attempt: int, clock: Clock
     ) -> tuple[Answer, str | None]:
         """One exchange through the transport: (answer, Location header)."""
         own = self.origin.same_origin(hop.url)
@@ -253,7 +244,12 @@ class Exchange:
             hdrs = _policy.hop_headers(
                 hop, own_origin=own, first_hop=first_hop, extra=self.extra_headers
             )
-        sent_auth = await self._authorize(hdrs) if own else None
+        if not own:
+            sent_auth = None
+        elif self._fixed_auth is not None:  # a key or a fixed token: no await needed
+            hdrs["Authorization"] = sent_auth = self._fixed_auth
+        else:
+            sent_auth = await self._authorize(hdrs)
         failure: OpenProjectError | None = None
         started = time.monotonic()
         limit = self.limit
@@ -274,7 +270,7 @@ class Exchange:
         return answer, resp.headers.get("Location")
 
     async def _exchange(
-        self, hop: ApiRequest, hdrs: dict[str, str], attempt: int, clock: _Clock
+        self, hop: ApiRequest, hdrs: dict[str, str], attempt: int, clock: Clock
     ) -> tuple[HttpResponse, bytes]:
         """The exchange itself, within its time limit and the size cap (holding a slot).
 
@@ -291,14 +287,17 @@ class Exchange:
             try:
                 resp = await self.transport.handle(http)
                 try:
-                    return resp, await read_limited(resp, self.max_response_size, http.url)
+                    cap = self.max_response_size
+                    if cap is None or declared_within(resp.headers, cap):
+                        return resp, await resp.read()
+                    return resp, await read_limited(resp, cap, http.url)
                 finally:
                     await resp.aclose()
             except WholeTimeout:
                 pass
             finally:
                 self._count_resends()
-            raise _timed_out(http, limit, by_deadline, attempt, clock)  # (no chained context)
+            raise timed_out(http.method, http.url, limit, by_deadline, attempt, clock)  # no context
         http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, timeouts)
         timer = asyncio.timeout(max(limit, 0.0))
         try:
@@ -309,7 +308,7 @@ class Exchange:
                 raise
         finally:
             self._count_resends()
-        raise _timed_out(http, limit, by_deadline, attempt, clock)  # (no chained context)
+        raise timed_out(http.method, http.url, limit, by_deadline, attempt, clock)  # no context
 
     async def _read(self, http: HttpRequest) -> tuple[HttpResponse, bytes]:
         resp = await self.transport.handle(http)
@@ -327,9 +326,9 @@ class Exchange:
         if timeouts is self.timeouts:
             cached = self._first_timeouts
             if cached is None or cached.total != total:
-                cached = self._first_timeouts = _with_total(timeouts, total)
+                cached = self._first_timeouts = with_total(timeouts, total)
             return cached
-        return _with_total(timeouts, total)
+        return with_total(timeouts, total)
 
     def _count_resends(self) -> None:
         """Add the transport's own re-sends (aiohttp, on a dropped kept-alive connection)."""
@@ -396,32 +395,6 @@ def _decode(req: ApiRequest, got: Answer, auth: Auth | None) -> _sansio.Answer:
         if got.status == 401 and isinstance(hint, str) and got.sent_auth is not None:
             exc.args = (f"{exc}; {hint}",)
         raise
-
-
-def _with_total(timeouts: Timeouts, total: float) -> Timeouts:
-    read = timeouts.read
-    return replace(timeouts, total=total, read=None if read is not None and read >= total else read)
-
-
-def _timed_out(
-    http: HttpRequest, limit: float, by_deadline: bool, attempt: int, clock: _Clock
-) -> RequestTimeout:
-    """The error for an exchange stopped by its total limit or by the call's deadline."""
-    method, shown = http.method, safe_url(http.url)
-    if by_deadline:
-        why = (
-            f"the retry policy's deadline of {clock.deadline:g}s for the whole call ran out "
-            f"(attempt {attempt}, {clock.elapsed():.1f}s in all)"
-        )
-    else:
-        why = f"the time limit of one exchange (attempt {attempt}, {clock.elapsed():.1f}s in all)"
-    err = RequestTimeout(
-        f"{method} {shown}: no complete answer within {max(limit, 0.0):g}s: {why}",
-        url=shown,
-        method=method,
-    )
-    err.timeout = max(limit, 0.0)
-    return err
 
 
 def _extra(method: str, shown: str, exc: BaseException | None, retries: int) -> dict[str, object]:

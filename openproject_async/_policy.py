@@ -129,7 +129,7 @@ class Timeouts:
     total: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ApiRequest:
     """One API request as the caller asked for it; retries resend it, redirects derive hops.
 
@@ -137,6 +137,8 @@ class ApiRequest:
     write); ``data`` is a raw body handed over as is (bytes, str, a form, a stream).
     ``retry`` is the per-call override, ``timeout`` the per-call limits (None: session's).
     ``text``: the answer is text (``/render/markdown``), returned as ``str`` when 2xx.
+    Not frozen (made for every request, frozen costs twice as much), but never changed:
+    :func:`dataclasses.replace` derives hops.
     """
 
     method: str
