@@ -333,7 +333,7 @@ class Exchange:
     def _count_resends(self) -> None:
         """Add the transport's own re-sends (aiohttp, on a dropped kept-alive connection)."""
         resends = getattr(self.transport, "resends", 0)
-        if isinstance(resends, int) and resends != self._resends_seen:
+        if resends != self._resends_seen and isinstance(resends, int):
             self.stats["requests"] += resends - self._resends_seen
             self._resends_seen = resends
 

@@ -121,7 +121,7 @@ class Session:
         self.transport: Transport = transport or AiohttpTransport(limit=0, session=http_session)
         self._limit = Limit(max_concurrency)
         self._origin = OriginPolicy(self.base_url, cross_origin)
-        self._schemas: dict[str, _sansio.Document] = {}
+        self._schemas: dict[URL, _sansio.Document] = {}
         self._resolved: dict[str, URL] = {}
         self._schema_objects: dict[str, Any] = {}  # href -> Schema over a cached document
         self._closed = False
@@ -422,8 +422,8 @@ class Session:
 
     def remember_schema(self, href: str, doc: _sansio.Document) -> None:
         """Cache a schema document (schemas do not change while a session runs)."""
-        self._schemas[str(self.resolve(href))] = doc
+        self._schemas[self.resolve(href)] = doc
 
     def cached_schema(self, href: str) -> _sansio.Document | None:
         """The schema document cached for ``href`` (resolved), or None when not fetched yet."""
-        return self._schemas.get(str(self.resolve(href)))
+        return self._schemas.get(self.resolve(href))

@@ -53,7 +53,7 @@ class SharedGets:
     def __init__(
         self,
         send: Callable[[ApiRequest], Awaitable[_sansio.Answer]],
-        schemas: dict[str, _sansio.Document],
+        schemas: dict[URL, _sansio.Document],
         stats: dict[str, int],
         check_open: Callable[[], None],
     ) -> None:
@@ -61,7 +61,7 @@ class SharedGets:
         self._schemas = schemas
         self._stats = stats
         self._check_open = check_open
-        self._inflight: dict[str, _Inflight] = {}
+        self._inflight: dict[URL, _Inflight] = {}
 
     def close(self) -> None:
         """Cancel the first callers of the GETs in flight (they raise SessionClosed)."""
@@ -80,7 +80,7 @@ class SharedGets:
         its answer. When the first caller is cancelled its waiters ask again (one of them
         then sends the request).
         """
-        key = str(url)
+        key = url
         if key in self._schemas or key in self._inflight:
             return await self._join(key, url)
         entry = self._inflight[key] = _Inflight(asyncio.current_task())
@@ -109,7 +109,7 @@ class SharedGets:
             entry.future.set_result(doc)
         return doc
 
-    async def _join(self, key: str, url: URL) -> _sansio.Answer:
+    async def _join(self, key: URL, url: URL) -> _sansio.Answer:
         """The cached schema, or the answer of the identical GET in flight (or a new one)."""
         while True:
             cached = self._schemas.get(key)

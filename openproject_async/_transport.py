@@ -122,10 +122,10 @@ def declared_within(headers: Mapping[str, str], limit: int) -> bool:
     """An uncompressed body whose ``Content-Length`` is within ``limit``: read it whole
     (the transport reads no more than the declared length)."""
     length = headers.get("Content-Length")
-    encoding = headers.get("Content-Encoding", "identity").strip().lower()
-    return (
-        encoding == "identity" and length is not None and length.isdigit() and int(length) <= limit
-    )
+    if length is None or not length.isdigit() or int(length) > limit:
+        return False
+    encoding = headers.get("Content-Encoding")
+    return encoding is None or encoding.strip().lower() == "identity"
 
 
 async def read_limited(resp: HttpResponse, limit: int | None, url: URL) -> bytes:
