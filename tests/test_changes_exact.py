@@ -463,7 +463,7 @@ async def test_a_naive_timestamp_string_is_utc(env: Env, monkeypatch: pytest.Mon
         await drain(feed)
         assert decode(feed.cursor)["s"][0][1] == S0 + 3
     finally:
-        monkeypatch.delenv("TZ")
+        monkeypatch.undo()  # the TZ of before, and the local time that goes with it
         time.tzset()
 
 
