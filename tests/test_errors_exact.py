@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from openproject_async import HttpResponse, OpenProject, errors
+from openproject_async import HttpResponse, OpenProject, _api_errors, errors
 from openproject_async._api_errors import _rebuild_multiple
 from openproject_async._error_base import _rebuild, did_you_mean
 from openproject_async.errors import (
@@ -475,3 +475,40 @@ def test_pickles_in_this_process(exc: OpenProjectError) -> None:
         back = way(exc)
         assert type(back) is type(exc)
         assert (str(back), back.args, vars(back)) == (str(exc), exc.args, vars(exc))
+
+
+def test_a_multiple_errors_class_is_made_once_per_kind() -> None:
+    """A kind seen for the first time (the library's own kinds are made by earlier tests)."""
+
+    class Fresh(NotFound):  # no suffix of its own: the error map ignores it
+        pass
+
+    try:
+        made = MultipleErrors._of_kind(Fresh)
+        assert _api_errors._MULTIPLE_OF[Fresh] is made
+        assert made.__bases__ == (MultipleErrors, Fresh)
+        assert made.__name__ == "MultipleErrors"
+        assert made.__qualname__ == "MultipleErrors[Fresh]"
+        assert made.__module__ == MODULE
+        assert made.__doc__ == "MultipleErrors whose members are all Fresh (also one)."
+        assert made._member_kind is Fresh
+        assert made.identifier_suffix == "MultipleErrors"
+        assert MultipleErrors._of_kind(Fresh) is made
+        exc = made(404, None, "m")
+        assert isinstance(exc, Fresh)
+        assert isinstance(exc, MultipleErrors)
+    finally:
+        _api_errors._MULTIPLE_OF.pop(Fresh, None)
+
+
+def test_public_module_names_the_public_module() -> None:
+    """(What import time does, done again: the names pickles and reprs use.)"""
+    saved = (NotFound.__module__, errors.expand.__module__, _rebuild_multiple.__module__)
+    NotFound.__module__ = errors.expand.__module__ = _rebuild_multiple.__module__ = "elsewhere"
+    try:
+        _api_errors._public_module()
+        assert NotFound.__module__ == MODULE
+        assert errors.expand.__module__ == MODULE
+        assert _rebuild_multiple.__module__ == MODULE
+    finally:
+        NotFound.__module__, errors.expand.__module__, _rebuild_multiple.__module__ = saved

@@ -521,6 +521,8 @@ async def test_unsigned_handlers_skip_the_check(op: OpenProject) -> None:
 
     @router.register("*")
     async def any_event(ev: webhooks.Event, session: OpenProject) -> None:
+        assert ev.resource is not None
+        assert ev.resource.session is session is op  # bound: it can follow links
         ran.append(ev.action)
 
     with pytest.warns(UserWarning, match="not verified"):
@@ -582,10 +584,11 @@ async def test_a_body_larger_than_the_limit_is_refused_unread(op: OpenProject) -
     over = Request(BODY + b" ", {"X-OP-Signature": signature(BODY + b" ")})
     assert answer(await handler(over)) == (413, {"error": "body too large"})  # type: ignore[arg-type]
     assert over.reads == 0
+    assert (await handler(over)).status == 413  # type: ignore[arg-type]
     unknown = Request(BODY, {"X-OP-Signature": signature(BODY)}, length=None)
     assert (await handler(unknown)).status == 202  # type: ignore[arg-type]
     await handler.join()
-    assert handler.stats == {"received": 3, "accepted": 2, "rejected": 1, "busy": 0, "failed": 0}
+    assert handler.stats == {"received": 4, "accepted": 2, "rejected": 2, "busy": 0, "failed": 0}
 
 
 async def test_503_when_busy_and_failures_counted_and_logged(
@@ -605,16 +608,18 @@ async def test_503_when_busy_and_failures_counted_and_logged(
         assert (await handler(signed())).status == 202  # type: ignore[arg-type]
         busy = await handler(signed())  # type: ignore[arg-type]
         assert answer(busy) == (503, {"error": "busy"})
+        assert (await handler(signed())).status == 503  # type: ignore[arg-type]
         release.set()
         await handler.join()
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, "webhook work_package:updated refused: 2 deliveries in flight"),
+        (logging.WARNING, "webhook work_package:updated refused: 2 deliveries in flight"),
         (logging.ERROR, "webhook handler for work_package:updated failed"),
         (logging.ERROR, "webhook handler for work_package:updated failed"),
     ]
-    assert caplog.records[1].exc_info is not None
-    assert str(caplog.records[1].exc_info[1]) == "handler broke"
-    assert handler.stats == {"received": 3, "accepted": 2, "rejected": 0, "busy": 1, "failed": 2}
+    assert caplog.records[2].exc_info is not None
+    assert str(caplog.records[2].exc_info[1]) == "handler broke"
+    assert handler.stats == {"received": 4, "accepted": 2, "rejected": 0, "busy": 2, "failed": 2}
     assert (await handler(signed())).status == 202  # type: ignore[arg-type]
     await handler.join()
 
