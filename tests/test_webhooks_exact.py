@@ -234,8 +234,12 @@ def test_the_unsigned_warning_points_at_the_caller(op: OpenProject) -> None:
     monkeypatch.setattr(webhooks, "_warned_unsigned", False)
     with pytest.warns(UserWarning, match="not verified") as handler_record:
         webhooks.WebhookHandler(webhooks.Router(), secret=None, session=op)
+    monkeypatch.setattr(webhooks, "_warned_unsigned", False)
+    with pytest.warns(UserWarning, match="not verified") as aiohttp_record:
+        webhooks.aiohttp_handler(webhooks.Router(), secret=None, session=op)
     monkeypatch.undo()
-    assert [w.filename for w in [*record, *handler_record]] == [__file__, __file__]
+    records = [*record, *handler_record, *aiohttp_record]
+    assert [w.filename for w in records] == [__file__] * 3
 
 
 @pytest.mark.parametrize(
