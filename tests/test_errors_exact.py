@@ -88,6 +88,7 @@ def test_the_base_pickles_by_state() -> None:
         ("subject", ["subject", "subjects"], ""),
         ("abcd", ["abce"], "; did you mean 'abce'?"),  # a ratio of 0.75: the cutoff
         ("abcd", ["abxy"], ""),
+        ("abcdef", ["abcdxy"], ""),  # 0.67: above difflib's default cutoff, below ours
         (
             "stat",
             ["stat1", "stat2", "stat3", "stat4"],
@@ -405,9 +406,15 @@ def test_unknown_field() -> None:
         ["subject", "customField1 (Story points)"],
         str(exc),
     )
+    assert exc.args == (str(exc),)
     key = UnknownField("customFeld1", ["customField1 (Story (points))"])
     assert str(key) == (
         "unknown field 'customFeld1'; did you mean 'customField1'?; "
+        "the schema has: customField1 (Story (points))"
+    )
+    nested = UnknownField("Story (pointz", ["customField1 (Story (points))"])
+    assert str(nested) == (  # the human name is all after the first " ("
+        "unknown field 'Story (pointz'; did you mean 'Story (points)'?; "
         "the schema has: customField1 (Story (points))"
     )
     assert str(UnknownField("x", [])) == "unknown field 'x'; the schema has: "
