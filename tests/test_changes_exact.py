@@ -324,6 +324,10 @@ async def test_what_counts_as_a_change_of_state(env: Env) -> None:
     assert [i for i, _ in await drain(feed)] == [1]
     server.put(1, 3, _links=relisted, extra="x")
     assert await drain(feed) == []
+    server.put(1, 3, _links=None)
+    assert [i for i, _ in await drain(feed)] == [1]
+    del server.items[1]["_links"]  # no links or null links: the same state
+    assert await drain(feed) == []
 
 
 async def test_the_window_s_memory_is_pruned_as_time_moves(env: Env) -> None:

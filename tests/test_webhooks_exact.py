@@ -437,12 +437,15 @@ def test_the_handler_s_settings(op: OpenProject) -> None:
     with pytest.warns(UserWarning, match="not verified"):
         unsigned = webhooks.aiohttp_handler(router, secret=None, session=op)
     assert repr(unsigned) == "<webhooks.WebhookHandler unsigned in_flight=0>"
+    direct = webhooks.WebhookHandler(router, secret=SECRET, session=op)
+    assert (direct.max_in_flight, direct.max_body) == (64, 16 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
         ({"router": None}, TypeError, "router must be a webhooks.Router, got NoneType"),
+        ({"router": 5}, TypeError, "router must be a webhooks.Router, got int"),
         ({"max_in_flight": 0}, ValueError, "max_in_flight must be an int >= 1, got 0"),
         ({"max_in_flight": 2.0}, ValueError, "max_in_flight must be an int >= 1, got 2.0"),
         (
