@@ -394,6 +394,9 @@ async def test_the_floor_of_a_cursor_bounds_the_window(env: Env) -> None:
     assert await drain(feed) == []
     assert server.asked() == [(iso(9), None)]
     assert decode(feed.cursor)["s"] == [["WorkPackage:1", 1, "x"]]  # not pruned without news
+    server.put(2, 10)  # news, but not newer than the newest: still nothing pruned
+    assert [i for i, _ in await drain(feed)] == [2]
+    assert [k for k, _, _ in decode(feed.cursor)["s"]] == ["WorkPackage:1", "WorkPackage:2"]
 
 
 @pytest.mark.parametrize(
@@ -461,6 +464,8 @@ async def test_a_naive_timestamp_string_is_utc(env: Env, monkeypatch: pytest.Mon
     time.tzset()
     try:
         assert op.changes(WPS, since="2030-01-01T00:00:07").since == T0 + dt.timedelta(seconds=7)
+        naive = dt.datetime(2030, 1, 1, 0, 0, 8)
+        assert op.changes(WPS, since=naive).since == T0 + dt.timedelta(seconds=8)
         server.put(1, 3)
         server.items[1]["updatedAt"] = "2030-01-01T00:00:03"
         feed = op.changes(WPS, since=T0)
@@ -678,8 +683,8 @@ async def test_what_the_feed_shows(env: Env) -> None:
     assert repr(feed) == "<ChangeFeed /api/v3/work_packages since 2030-01-01T00:01:01Z polls=0>"
     await drain(feed)
     assert repr(feed) == "<ChangeFeed /api/v3/work_packages since 2030-01-01T00:01:01Z polls=1>"
-    accepted = op.changes(WPS, interval=0, overlap=0.0)
-    assert accepted.interval == 0.0
+    accepted = op.changes(WPS, interval=0, overlap=0.0, page_size=1)
+    assert (accepted.interval, accepted.page_size) == (0.0, 1)
 
 
 # -- following ------------------------------------------------------------------------------
