@@ -436,4 +436,6 @@ def aiohttp_handler(
     ``await handler.close()`` cancels them (``app.on_cleanup.append(lambda app:
     handler.close())``). ``secret=None`` skips verification (warns once).
     """
+    if secret is None:
+        _warn_unsigned()  # from here: the warning names the caller's line, not this one
     return WebhookHandler(router, secret=secret, session=session, max_in_flight=max_in_flight)
