@@ -443,6 +443,8 @@ async def test_a_direct_upload_needs_the_size(rec: Recorder, op: OpenProject) ->
         {"completeUpload": {"href": "/c"}},
         {"addAttachment": {"href": f"{STORAGE}/u"}},
         {"addAttachment": [], "completeUpload": {"href": "/c"}},
+        {"addAttachment": [{"href": f"{STORAGE}/u"}], "completeUpload": {"href": "/c"}},
+        {"addAttachment": f"{STORAGE}/u", "completeUpload": {"href": "/c"}},
         {"addAttachment": {"href": 5}, "completeUpload": {"href": "/c"}},
         {"addAttachment": {"href": f"{STORAGE}/u"}, "completeUpload": {"href": None}},
         {
@@ -560,3 +562,61 @@ async def test_only_attachment_links_upload(rec: Recorder, op: OpenProject) -> N
         await op.wrap(doc).attachments(b"x", file_name="x.txt")
     assert str(info.value) == "'attachments' takes keyword arguments only"
     assert rec.sent == []
+
+
+async def test_progress_of_direct_and_containerless_uploads(rec: Recorder, op: OpenProject) -> None:
+    calls: list[tuple[int, int | None]] = []
+
+    def progress(done: int, total: int | None) -> None:
+        calls.append((done, total))
+
+    await op.upload(b"abc", "a.bin", "x/y", progress=progress)
+    await op.upload(b"abcd", "a.txt", direct=True, progress=progress)
+    await op.wrap(work_package(direct=True)).addAttachment(b"ab", file_name="a", progress=progress)
+    assert calls == [(3, 3), (4, 4), (2, 2)]
+    assert wire(rec.sent[0]).endswith(file_part(b"a.bin", b"x/y", b"abc"))
+
+
+async def test_direct_true_uses_the_prepare_link(rec: Recorder, op: OpenProject) -> None:
+    wp = op.wrap(work_package(direct=True))
+    await wp.addAttachment(b"abc", file_name="a.txt", direct=True)
+    assert [(s.method, s.url) for s in rec.sent] == [
+        ("POST", f"{BASE}{API}/work_packages/2/attachments/prepare"),
+        ("POST", f"{STORAGE}/upload"),
+        ("GET", f"{BASE}{API}/attachments/9/uploaded"),
+    ]
+    rec.sent.clear()
+    await op.wrap(work_package()).addAttachment(b"abc", file_name="a.txt", direct=True)
+    assert [(s.method, s.url) for s in rec.sent] == [
+        ("POST", f"{BASE}{API}/work_packages/2/attachments")  # no prepare link: plain
+    ]
+
+
+def moving(request: HttpRequest) -> HttpResponse:
+    if request.url.path == f"{API}/attachments":
+        return HttpResponse(307, {"Location": "/moved"})
+    return HttpResponse.json(attachment(), 201)
+
+
+async def test_a_307_sends_the_upload_again(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"on disk")
+    rec = Recorder(moving)
+    async with OpenProject(BASE, api_key="k", transport=rec.transport) as op:
+        att = await op.upload(path)
+    assert att.id == 9
+    first, second = rec.sent
+    assert (first.url, second.url) == (f"{BASE}{API}/attachments", f"{BASE}/moved")
+    assert second.body == first.body
+    assert wire(second).endswith(file_part(b"f.bin", b"application/octet-stream", b"on disk"))
+    assert second.headers["Authorization"] == BASIC
+
+
+async def test_a_307_of_a_stream_is_a_clear_error() -> None:
+    rec = Recorder(moving)
+    unsized = io.BufferedReader(io.BytesIO(b"abc"))  # type: ignore[arg-type]
+    unsized.seekable = lambda: False  # type: ignore[method-assign]
+    async with OpenProject(BASE, api_key="k", transport=rec.transport) as op:
+        with pytest.raises(ProtocolError, match="the body is a stream that was sent already"):
+            await op.upload(unsized, file_name="s.bin")
+    assert len(rec.sent) == 1

@@ -432,3 +432,29 @@ async def test_an_error_answer_leaves_no_file(tmp_path: Path) -> None:
         with pytest.raises(NotFound):
             await wrap(op, attachment_doc()).download(tmp_path / "x.bin")
     assert names(tmp_path) == []
+
+
+async def test_a_failed_cleanup_does_not_hide_the_failure(tmp_path: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def remove_and_stop(done: int, total: int | None) -> None:
+        for name in names(tmp_path):
+            (tmp_path / name).unlink()
+        raise Stop
+
+    async with Served().session() as op:
+        with pytest.raises(Stop):
+            await wrap(op, attachment_doc()).download(tmp_path / "x.bin", progress=remove_and_stop)
+    assert names(tmp_path) == []
+
+
+async def test_a_file_object_that_writes_text_is_refused() -> None:
+    class TextLike:
+        def write(self, data: bytes) -> str:
+            return "written"
+
+    async with Served().session() as op:
+        with pytest.raises(TypeError) as info:
+            await wrap(op, attachment_doc()).download(TextLike())  # type: ignore[arg-type]
+    assert str(info.value) == "the file object must be opened in binary mode ('wb')"

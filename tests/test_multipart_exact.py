@@ -159,6 +159,7 @@ async def test_bytes_like_sources(kind: Any) -> None:
 
 
 async def test_bytes_are_sent_in_chunks() -> None:
+    assert CHUNK == 256 * 1024  # memory per upload: one chunk
     data = bytes(range(256)) * (CHUNK // 128) + b"z"
     assert len(data) == 2 * CHUNK + 1
     chunks = await collect(FileSource(data))
