@@ -64,7 +64,12 @@ def schema_doc(**extra: Any) -> dict[str, Any]:
                 (f"{API}/custom_options/11", "ACME"), (f"{API}/custom_options/12", "Globex")
             ),
         ),
-        "assignee": field("User", "Assignee", location="_links"),
+        "assignee": field(
+            "User",
+            "Assignee",
+            location="_links",
+            _links={"allowedValues": {"href": f"{WP}/available_assignees"}},
+        ),
         "project": field("Project", "Project", location="_links"),
         "_links": {"self": {"href": f"{SCHEMA_HREF}?form=1"}, "baseSchema": {"href": SCHEMA_HREF}},
         **extra,
@@ -111,6 +116,24 @@ PROJECT = {
 }
 
 
+def user(uid: int, name: str) -> dict[str, Any]:
+    return {
+        "_type": "User",
+        "id": uid,
+        "name": name,
+        "_links": {"self": {"href": f"{API}/users/{uid}"}},
+    }
+
+
+ASSIGNEES = {
+    "_type": "Collection",
+    "total": 2,
+    "count": 2,
+    "_embedded": {"elements": [user(2, "Mia Maintainer"), user(4, "Dana Developer")]},
+    "_links": {"self": {"href": f"{WP}/available_assignees"}},
+}
+
+
 class Server:
     """Form endpoints for project 1 and work package 42.
 
@@ -144,6 +167,10 @@ class Server:
             return self.script.pop(0)
         path, method = request.url.path.rstrip("/"), request.method
         body = orjson.loads(request.body) if request.body else None
+        if method == "POST" and path == f"{API}/projects/2/work_packages/form":
+            return self.form(body, path, None)
+        if method == "GET" and path == f"{WP}/available_assignees":
+            return HttpResponse.json(ASSIGNEES)
         if method == "POST" and path == CREATE_FORM:
             commit = {"href": f"{API}/projects/1/work_packages", "method": "post"}
             return self.form(body, CREATE_FORM, commit if "subject" in body else None)
@@ -394,6 +421,7 @@ async def test_an_update_form_carries_the_lock_version(server: Server, op: OpenP
     assert form.body == {"lockVersion": 3, "subject": "new", "customField1": 3}
     given = await wp.update(subject="n", lockVersion=1)
     assert given.body == {"subject": "n", "lockVersion": 1}
+    assert server.transport.requests[-1].body == b'{"subject":"n","lockVersion":1}'
     bare = work_package()
     del bare["lockVersion"]
     await op.wrap(bare).update(subject="s")
@@ -800,3 +828,60 @@ async def test_an_async_merge_and_one_that_gives_up(server: Server, op: OpenProj
             subject="mine", retry_conflicts=3, merge=lambda fresh, values: None
         )
     assert [c[0] for c in server.calls()] == ["POST", "PATCH", "GET"]
+
+
+async def test_the_update_link_needs_no_self_link(server: Server, op: OpenProject) -> None:
+    doc = work_package()
+    del doc["_links"]["self"]
+    await op.wrap(doc).update(subject="a")
+    assert server.calls() == [("POST", f"{WP}/form", {"lockVersion": 3, "subject": "a"})]
+
+
+async def test_an_update_form_found_by_an_href_ending_in_x(server: Server, op: OpenProject) -> None:
+    doc = work_package()
+    doc["_links"]["self"] = {"href": f"{API}/documents/BOX"}
+    doc["_links"]["edit"] = {"href": f"{API}/documents/BOX/form", "method": "post"}
+    server.script = [server.form({}, f"{API}/documents/BOX/form", None)]
+    await op.wrap(doc).action("edit", subject="a")
+    assert server.calls() == [
+        ("POST", f"{API}/documents/BOX/form", {"lockVersion": 3, "subject": "a"})
+    ]
+
+
+async def test_names_are_chosen_once_per_form(server: Server, op: OpenProject) -> None:
+    wp = op.wrap(work_package())
+    await wp.load_schema()
+    server.transport.requests.clear()
+    form = await wp.update(assignee="dana developer")
+    assert form.body == {"lockVersion": 3, "_links": {"assignee": {"href": f"{API}/users/4"}}}
+    assert [c[:2] for c in server.calls()] == [
+        ("GET", f"{WP}/available_assignees?pageSize=-1"),
+        ("POST", f"{WP}/form"),
+    ]
+
+
+async def test_a_refused_second_request_is_raised(server: Server, op: OpenProject) -> None:
+    form = server.form({"subject": "a"}, CREATE_FORM, None)
+    server.script = [form, error("PropertyFormatError", message="refused")]
+    with pytest.raises(PropertyFormatError, match="refused"):
+        await op.wrap(PROJECT).createWorkPackage(subject="a", type="Task")
+    assert server.bodies() == [
+        {"subject": "a"},
+        {"subject": "a", "_links": {"type": {"href": f"{API}/types/1"}}},
+    ]
+
+
+async def test_the_form_is_part_of_the_remembered_key(server: Server, op: OpenProject) -> None:
+    other = {
+        "_type": "Project",
+        "id": 2,
+        "_links": {
+            "self": {"href": f"{API}/projects/2"},
+            "createWorkPackage": {"href": f"{API}/projects/2/work_packages/form", "method": "post"},
+        },
+    }
+    await op.wrap(PROJECT).createWorkPackage(subject="a", fields={"Story points": 1})
+    await op.wrap(other).createWorkPackage(subject="a", fields={"Story points": 1})
+    assert [c[1] for c in server.calls()] == [CREATE_FORM] * 2 + [
+        f"{API}/projects/2/work_packages/form"
+    ] * 2

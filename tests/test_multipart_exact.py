@@ -123,8 +123,11 @@ async def test_a_stream_of_unknown_size_has_no_content_length() -> None:
     body = MultipartBody([("m", b"{}", None)], FileSource(Pipe(b"abc")), boundary="B")
     assert (body.size, body.rewindable) == (None, False)
     assert body.headers() == {"Content-Type": "multipart/form-data; boundary=B"}
-    wire = await body.read()
-    assert wire.endswith(b"\r\n\r\nabc\r\n--B--\r\n")
+    assert await body.read() == (
+        b'--B\r\nContent-Disposition: form-data; name="m"\r\n\r\n{}\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename=""\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\nabc\r\n--B--\r\n"
+    )
 
 
 async def test_progress_counts_the_file_bytes_only() -> None:
