@@ -674,6 +674,12 @@ async def test_an_invalid_form_raises_every_error_and_sends_nothing(
         await form.commit()
     err = info.value
     assert [e.message for e in err.errors] == ["S.", "Type a.", "Type b."]
+    assert [(type(e), e.status, e.attribute) for e in err.errors] == [
+        (PropertyConstraintViolation, 422, "subject"),
+        (PropertyConstraintViolation, 422, "type"),
+        (PropertyConstraintViolation, 422, "type"),
+    ]
+    assert form.errors["subject"].attribute == "subject"
     assert list(err.by_property) == ["subject", "type"]
     assert err.body == doc
     assert str(err).startswith("422 FormInvalid: the form cannot be committed (subject, type); ")
@@ -885,3 +891,19 @@ async def test_the_form_is_part_of_the_remembered_key(server: Server, op: OpenPr
     assert [c[1] for c in server.calls()] == [CREATE_FORM] * 2 + [
         f"{API}/projects/2/work_packages/form"
     ] * 2
+
+
+async def test_a_link_that_extends_the_form_path_is_not_the_update_form(
+    server: Server, op: OpenProject
+) -> None:
+    doc = work_package()
+    doc["_links"]["other"] = {"href": f"{WP}/formX", "method": "post"}
+    server.script = [
+        server.form({"subject": "a"}, f"{WP}/formX", {"href": WP, "method": "patch"}),
+        HttpResponse.json(work_package(4)),
+    ]
+    await op.wrap(doc).submit("other", subject="a")
+    assert server.calls() == [
+        ("POST", f"{WP}/formX", {"subject": "a"}),
+        ("PATCH", WP, {"subject": "a"}),
+    ]
