@@ -46,7 +46,7 @@ async def _custom_action(work_package: Resource, action: Any) -> Resource:
         listed = work_package.links.get("customActions")
         links = listed if isinstance(listed, list) else []
         wanted = action.casefold()
-        matches = [lk for lk in links if (lk.title or "").casefold() == wanted and lk.href]
+        matches = [lk for lk in links if lk.title and lk.title.casefold() == wanted and lk.href]
         if not matches:
             raise ActionUnavailable(
                 action,
