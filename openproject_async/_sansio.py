@@ -33,8 +33,17 @@ def _text(url: str | Callable[[], str]) -> str:
 
 
 def _is_json(content_type: str) -> bool:
-    base = content_type.split(";", 1)[0].strip().lower()
-    return base in JSON_TYPES or base.endswith("+json")
+    known = _JSON_SEEN.get(content_type)
+    if known is None:
+        base = content_type.split(";", 1)[0].strip().lower()
+        known = base in JSON_TYPES or base.endswith("+json")
+        if len(_JSON_SEEN) < 64:  # a server sends a handful of distinct values
+            _JSON_SEEN[content_type] = known
+    return known
+
+
+#: ``Content-Type`` values already classified by :func:`_is_json` (bounded).
+_JSON_SEEN: dict[str, bool] = {}
 
 
 def decode(

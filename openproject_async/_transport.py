@@ -40,9 +40,13 @@ USER_AGENT = "openproject-async/0.1"
 _NO_LIMITS = Timeouts()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HttpRequest:
-    """One HTTP exchange to perform: no redirects followed, nothing added."""
+    """One HTTP exchange to perform: no redirects followed, nothing added.
+
+    Read-only by convention (a transport must not change it): one is made for every
+    exchange, and a frozen dataclass would cost four times as much to make.
+    """
 
     method: str
     url: URL
