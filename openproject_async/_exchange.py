@@ -55,13 +55,15 @@ log = logging.getLogger("openproject_async")
 
 @dataclass(slots=True)
 class Answer:
-    """What one attempt got: status, headers, body, the URL that answered, the auth sent."""
+    """What one exchange got: status, headers, body, the URL that answered, the auth sent,
+    the ``Location`` header."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     url: URL
     sent_auth: str | None
+    location: str | None = None
 
 
 #: The default of ``max_response_size``: far above the largest real page (1000 work
@@ -190,7 +192,9 @@ class Exchange:
     ) -> _sansio.Answer:
         """One attempt (following redirects), with one re-authentication after a 401."""
         for reauth in (True, False):
-            got = await self._follow(req, replayable, attempt, clock)
+            got = await self._hop(req, True, replayable, attempt, clock)
+            if got.status in _policy.REDIRECTS:
+                got = await self._follow(req, got, replayable, attempt, clock)
             status = got.status
             if (
                 status == 401
@@ -214,24 +218,25 @@ class Exchange:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _follow(
-        self, req: ApiRequest, replayable: bool, attempt: int, clock: Clock
+        self, req: ApiRequest, got: Answer, replayable: bool, attempt: int, clock: Clock
     ) -> Answer:
-        """Send ``req``, following redirects hop by hop."""
+        """Follow the redirects that ``got`` (the answer to ``req``) starts, hop by hop."""
         hop = req
-        previous: URL | None = None
         for _hop in range(_policy.MAX_REDIRECTS + 1):
-            got, location = await self._hop(hop, previous is None, replayable, attempt, clock)
-            nxt = _policy.redirect(hop, got.status, location, self.resolve)
+            nxt = _policy.redirect(hop, got.status, got.location, self.resolve)
             if nxt is None:
                 return got
+            if _hop == _policy.MAX_REDIRECTS:
+                break
             self.origin.check(nxt.method, nxt.url, redirect_from=hop.url)
-            previous, hop = hop.url, nxt
+            hop = nxt
+            got = await self._hop(hop, False, replayable, attempt, clock)
         raise ProtocolError(f"more than {_policy.MAX_REDIRECTS} redirects", url=safe_url(req.url))
 
     async def _hop(
         self, hop: ApiRequest, first_hop: bool, replayable: bool, attempt: int, clock: Clock
-    ) -> tuple[Answer, str | None]:
-        """One exchange through the transport: (answer, Location header)."""
+    ) -> Answer:
+        """One exchange through the transport."""
         own = self.origin.same_origin(hop.url)
         if own and hop.method == "GET" and not hop.headers:
             # the same for every plain GET to the server: built once
@@ -251,7 +256,8 @@ class Exchange:
         else:
             sent_auth = await self._authorize(hdrs)
         failure: OpenProjectError | None = None
-        started = time.monotonic()
+        debug = _debug()
+        started = time.monotonic() if debug else 0.0
         limit = self.limit
         if not limit.take():
             await limit.wait()
@@ -259,15 +265,16 @@ class Exchange:
             resp, raw = await self._exchange(hop, hdrs, attempt, clock)
         except OpenProjectError as exc:
             failure = _policy.outcome_of(exc, hop, replayable=replayable)
-            self._log_hop(hop, attempt, None, type(exc).__name__, started)
+            if debug:
+                self._log_hop(hop, attempt, None, type(exc).__name__, started)
         finally:
             limit.release()
         if failure is not None:
             raise failure  # outside the except block: no chained context
-        if _debug():
+        if debug:
             self._log_hop(hop, attempt, resp.status, str(resp.status), started)
-        answer = Answer(resp.status, resp.headers, raw, hop.url, sent_auth)
-        return answer, resp.headers.get("Location")
+        headers = resp.headers
+        return Answer(resp.status, headers, raw, hop.url, sent_auth, headers.get("Location"))
 
     async def _exchange(
         self, hop: ApiRequest, hdrs: dict[str, str], attempt: int, clock: Clock
@@ -353,8 +360,7 @@ class Exchange:
     def _log_hop(
         self, hop: ApiRequest, attempt: int, status: int | None, shown_status: str, started: float
     ) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
+        """The DEBUG record of one exchange (callers check that DEBUG is on)."""
         duration = time.monotonic() - started
         shown = safe_url(hop.url)
         log.debug(

@@ -313,7 +313,7 @@ class Session:
             if params:
                 url = url.update_query(_sansio.encode_params(params))
             self._origin.check(method, url)
-            answer = await self._shared.get(url)
+            answer = await self._shared.get(url, self._loop)  # (checked: the running loop)
         else:
             req = self._api_request(method, href, json, data, params, headers, retry, timeout)
             if (

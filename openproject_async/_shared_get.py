@@ -72,7 +72,9 @@ class SharedGets:
                 entry.closing = True
                 entry.owner.cancel()
 
-    async def get(self, url: URL) -> _sansio.Answer:
+    async def get(
+        self, url: URL, loop: asyncio.AbstractEventLoop | None = None
+    ) -> _sansio.Answer:
         """A plain GET: from the schema cache, else shared with an identical GET in flight.
 
         The first caller sends the request itself (no task, no shield: a GET without a
@@ -80,10 +82,11 @@ class SharedGets:
         its answer. When the first caller is cancelled its waiters ask again (one of them
         then sends the request).
         """
+        # (``loop``: the running loop, when the caller knows it: no second lookup)
         key = url
         if key in self._schemas or key in self._inflight:
             return await self._join(key, url)
-        entry = self._inflight[key] = _Inflight(asyncio.current_task())
+        entry = self._inflight[key] = _Inflight(asyncio.current_task(loop))
         try:
             doc = await self._send(ApiRequest("GET", url))
         except BaseException as exc:
