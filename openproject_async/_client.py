@@ -141,7 +141,7 @@ class OpenProject(Session):
             doc = await self.request("GET", href)
         if doc is None:
             raise ProtocolError("empty answer to GET", url=str(self.resolve(href)))
-        resource = self.wrap(doc)
+        resource = wrap(self, doc)
         return resource if expect is None else expect_kind(resource, expect, f"GET {href}")
 
     async def root(self) -> Resource:

@@ -65,6 +65,10 @@ class Answer:
     sent_auth: str | None
     location: str | None = None
 
+    def shown(self) -> str:
+        """The URL that answered, as messages show it."""
+        return safe_url(self.url)
+
 
 #: The default of ``max_response_size``: far above the largest real page (1000 work
 #: packages with their embedded schemas and links are a few MB).
@@ -388,7 +392,7 @@ def _decode(req: ApiRequest, got: Answer, auth: Auth | None) -> _sansio.Answer:
     """The decoded answer; error answers keep the server's wait hint, a final 401 the
     auth object's hint (a key given as token=, say)."""
     ctype = got.headers.get("Content-Type", "")
-    url = partial(safe_url, got.url)
+    url = got.shown  # called only for an error
     try:
         if req.text:
             return _sansio.decode_text(got.status, ctype, got.body, url=url)

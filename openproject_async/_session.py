@@ -308,7 +308,8 @@ class Session:
             and retry is None
             and timeout is None
         ):  # a plain GET: nothing to encode, shared with an identical one in flight
-            self._check_open()
+            if self._closed or asyncio.get_running_loop() is not self._loop:
+                self._check_open()  # closed, first use, or another loop
             url = self.resolve(href)
             if params:
                 url = url.update_query(_sansio.encode_params(params))
