@@ -131,3 +131,56 @@ async def test_without_enforcement_the_librarys_timer_stops_a_slow_transport() -
             await op.request("GET", "/api/v3/things/1")
     assert caught.value.timeout == 0.05
     assert "deadline of 0.05s for the whole call ran out" in str(caught.value)
+
+
+class FixedAuth:
+    """An auth object whose header never changes: ``header()`` must not be awaited."""
+
+    fixed_header = "Bearer fixed"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def header(self, transport: object, api_root: object) -> str | None:
+        self.asked += 1
+        return "Bearer asked"
+
+    async def invalidate(self, rejected: str | None) -> bool:
+        return False
+
+
+class AskedAuth(FixedAuth):
+    fixed_header = ""  # empty: not a fixed header, the session asks
+
+
+async def test_a_fixed_header_is_sent_without_asking_the_auth_object() -> None:
+    auth = FixedAuth()
+    transport = MockTransport(ok)
+    async with OpenProject(BASE, auth=auth, transport=transport) as op:
+        await op.request("GET", "/api/v3/things/1")
+        await op.request("POST", "/api/v3/things", json={"a": 1})
+    assert [r.headers["Authorization"] for r in transport.requests] == ["Bearer fixed"] * 2
+    assert repr(transport.requests[0].headers["Authorization"]) == "'<hidden>'"
+    assert auth.asked == 0
+
+
+async def test_without_a_fixed_header_the_auth_object_is_asked_each_time() -> None:
+    auth = AskedAuth()
+    transport = MockTransport(ok)
+    async with OpenProject(BASE, auth=auth, transport=transport) as op:
+        await op.request("GET", "/api/v3/things/1")
+        await op.request("GET", "/api/v3/things/2")
+    assert [r.headers["Authorization"] for r in transport.requests] == ["Bearer asked"] * 2
+    assert auth.asked == 2
+
+
+async def test_api_keys_and_tokens_offer_their_fixed_header() -> None:
+    transport = MockTransport(ok)
+    async with OpenProject(BASE, api_key="secret", transport=transport) as op:
+        await op.request("GET", "/api/v3/things/1")
+    async with OpenProject(BASE, token="tok", transport=transport) as op:
+        await op.request("GET", "/api/v3/things/1")
+    assert [r.headers["Authorization"] for r in transport.requests] == [
+        "Basic YXBpa2V5OnNlY3JldA==",  # apikey:secret
+        "Bearer tok",
+    ]

@@ -496,3 +496,13 @@ def test_decode_text_replaces_what_the_charset_cannot_read() -> None:
 
 def test_media_type_with_several_parameters() -> None:
     assert decode(200, "application/json; charset=utf-8; v=1", b"{}") == {}
+
+
+def test_media_types_are_classified_alike_however_many_a_server_sends() -> None:
+    """The classification of a Content-Type is remembered (a bounded memo): the 65th and
+    later distinct values are still classified, and a remembered one the same again."""
+    for round_ in range(2):
+        for i in range(100):
+            assert decode(200, f"application/vnd.x{i}+json; v={round_}", b'{"a": 1}') == {"a": 1}
+            with pytest.raises(ProtocolError, match=r"answer is not JSON"):
+                decode(200, f"text/x{i}; v={round_}", b'{"a": 1}')
