@@ -53,7 +53,7 @@ _LINK_KEYS = frozenset(
 # Keys of Formattable properties on OpenProject's own resources (first request only).
 _FORMATTABLE_KEYS = frozenset({"description", "comment", "statusExplanation"})
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

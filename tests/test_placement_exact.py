@@ -490,3 +490,12 @@ def test_values_after_attachments_are_placed_too() -> None:
         "_links": {"attachments": [{"href": "/a/1"}]},
         "subject": "s",
     }
+
+
+def test_a_name_with_a_trailing_line_break_is_not_an_identifier() -> None:
+    """(``$`` would match before a final newline: ``"subject\\n"`` is a human name.)"""
+    assert [bool(IDENTIFIER.match(n)) for n in ["subject\n", "subject\n\n", "\nsubject"]] == [
+        False,
+        False,
+        False,
+    ]
