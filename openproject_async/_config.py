@@ -20,7 +20,7 @@ def base_url_of(url: str) -> URL:
         shown = type(url).__name__ if not isinstance(url, str) else url.split(":", 1)[0]
         raise ValueError(f"url must be an http(s) URL of the server, got a {shown!r} value")
     try:
-        base = URL(url.rstrip("/"))
+        base = URL(url)
     except ValueError:
         raise ValueError("url is not a valid URL") from None
     if base.user is not None or base.password is not None:
@@ -31,9 +31,10 @@ def base_url_of(url: str) -> URL:
     if not base.host:
         # no host, so no credentials either; the query may hold secrets: left out
         raise ValueError(f"url has no host: {url.split('?', 1)[0].split('#', 1)[0]!r}")
-    if base.path.endswith(API_PATH):
-        base = base.with_path(base.path[: -len(API_PATH)])
-    return base.with_query(None).with_fragment(None)
+    path = base.path.rstrip("/")  # a trailing slash, before a query too
+    if path.endswith(API_PATH):
+        path = path[: -len(API_PATH)]
+    return base.with_path(path).with_query(None).with_fragment(None)
 
 
 def check_settings(max_concurrency: Any, retry: Any, cross_origin: Any) -> None:

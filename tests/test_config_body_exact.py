@@ -61,6 +61,9 @@ def res(href: str | None, **data: Any) -> Resource:
         ("https://op.test/api/v3/", "https://op.test"),
         ("https://op.test/sub/api/v3", "https://op.test/sub"),
         ("https://op.test/sub?q=1#f", "https://op.test/sub"),
+        ("https://op.test/sub/?q=1", "https://op.test/sub"),  # a trailing slash before a query
+        ("https://op.test/api/v3/?q=1#f", "https://op.test"),
+        ("https://op.test/sub//", "https://op.test/sub"),
         ("http://127.0.0.1:8080/op", "http://127.0.0.1:8080/op"),
         ("https://op.test/api/v3x", "https://op.test/api/v3x"),
         ("https://op.test/subX", "https://op.test/subX"),
