@@ -68,6 +68,8 @@ async def test_cached_get_headers_are_for_plain_gets_only() -> None:
         await op.request("GET", "/api/v3/c")
         await op.request("DELETE", "/api/v3/d")
         await op.request("GET", "/api/v3/e", headers={"X-Twice": "2"})
+        await op.request("POST", "/api/v3/f", data=b"raw")  # no JSON body: no Content-Type
+        await op.request("HEAD", "/api/v3/g")
     names = [sorted(r.headers) for r in mock.requests]
     assert names == [
         ["Accept", "Authorization", "Content-Type"],
@@ -75,6 +77,8 @@ async def test_cached_get_headers_are_for_plain_gets_only() -> None:
         ["Accept", "Authorization"],
         ["Accept", "Authorization", "Content-Type"],
         ["Accept", "Authorization", "X-Twice"],
+        ["Accept", "Authorization"],
+        ["Accept", "Authorization"],
     ]
 
 
@@ -366,3 +370,4 @@ async def test_per_call_limits_are_not_mixed_up_with_the_sessions() -> None:
         Timeouts(connect=5.0, read=9.0, total=45.0),
         Timeouts(connect=30.0, read=None, total=60.0),
     ]
+
