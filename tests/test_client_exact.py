@@ -1,0 +1,255 @@
+"""``OpenProject``'s own methods over ``MockTransport``: get, root, get_many, gather.
+
+Exact requests (path and query), exact errors, and exact concurrency: handlers that wait
+on a gate report how many requests were in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from openproject_async import (
+    Collection,
+    HttpRequest,
+    HttpResponse,
+    OpenProject,
+    Resource,
+    UnexpectedResource,
+)
+from openproject_async.errors import NotFound, OpenProjectError, ProtocolError
+from openproject_async.testing import MockTransport
+
+BASE = "https://op.test"
+NOT_FOUND = {
+    "_type": "Error",
+    "errorIdentifier": "urn:openproject-org:api:v3:errors:NotFound",
+    "message": "gone",
+}
+
+
+def doc_for(request: HttpRequest) -> dict[str, Any]:
+    return {"_type": "Thing", "path": request.url.raw_path_qs}
+
+
+def echo() -> MockTransport:
+    """Answers every GET with a document naming its path and query."""
+    return MockTransport(lambda request: HttpResponse.json(doc_for(request)))
+
+
+class Gate:
+    """A handler whose requests wait until :meth:`open`; counts those in flight."""
+
+    def __init__(self, fail: frozenset[str] = frozenset()) -> None:
+        self.fail = fail
+        self.inflight = 0
+        self.peak = 0
+        self.event = asyncio.Event()
+        self.mock = MockTransport(self.handle)
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        self.inflight += 1
+        self.peak = max(self.peak, self.inflight)
+        try:
+            await self.event.wait()
+        finally:
+            self.inflight -= 1
+        if request.url.name in self.fail:
+            return HttpResponse.json(NOT_FOUND, 404)
+        return HttpResponse.json(doc_for(request))
+
+    async def settle(self) -> None:
+        """Let every runnable task run until it waits (no timing)."""
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    def session(self, **kw: Any) -> OpenProject:
+        return OpenProject(BASE, api_key="k", transport=self.mock, retry=None, **kw)
+
+
+# -- get and root --------------------------------------------------------------------------
+
+
+async def test_get_sends_keyword_query_and_params_with_params_winning() -> None:
+    mock = echo()
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        got = await op.get("/api/v3/x", pageSize=5, offset=2, params={"offset": 3, "timeout": 1})
+    assert got["path"] == "/api/v3/x?pageSize=5&offset=3&timeout=1"
+    assert [r.url.raw_path_qs for r in mock.requests] == [got["path"]]
+
+
+async def test_get_without_query_sends_none() -> None:
+    mock = echo()
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        got = await op.get("/api/v3/x", params={})
+    assert got["path"] == "/api/v3/x"
+
+
+async def test_get_with_timeout_and_retry_applies_them_to_that_call() -> None:
+    answers = [HttpResponse(503, {"Retry-After": "0"}), HttpResponse.json({"_type": "Thing"})]
+    mock = MockTransport(lambda request: answers.pop(0))
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        with pytest.raises(ProtocolError, match="status 503"):
+            await op.get("/api/v3/x", timeout=3.0, retry=False)
+        assert op.stats["requests"] == 1
+    assert mock.requests[0].timeout.total == 3.0
+
+
+async def test_get_of_an_empty_answer_raises_protocol_error_with_the_url() -> None:
+    mock = MockTransport(lambda request: HttpResponse(204))
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        with pytest.raises(ProtocolError) as info:
+            await op.get("x/1")
+    assert str(info.value) == f"empty answer to GET; from {BASE}/api/v3/x/1"
+    assert info.value.url == f"{BASE}/api/v3/x/1"
+
+
+async def test_get_with_expect_types_the_answer_or_names_what_came() -> None:
+    mock = echo()
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        assert type(await op.get("/api/v3/x", expect=Resource)) is Resource
+        with pytest.raises(UnexpectedResource) as info:
+            await op.get("/api/v3/y", expect=Collection)
+    assert str(info.value) == "GET /api/v3/y: expected a Collection, got a Resource (Thing)"
+
+
+async def test_root_gets_the_api_root_of_a_sub_path_server() -> None:
+    mock = echo()
+    async with OpenProject(f"{BASE}/op/", api_key="k", transport=mock) as op:
+        root = await op.root()
+    assert root["path"] == "/op/api/v3"
+    assert [str(r.url) for r in mock.requests] == [f"{BASE}/op/api/v3"]
+
+
+async def test_wrap_picks_the_kind_of_document() -> None:
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        page = op.wrap({"_type": "Collection", "_embedded": {"elements": []}})
+        plain = op.wrap({"_type": "Thing"})
+    assert (type(page), type(plain)) == (Collection, Resource)
+
+
+# -- get_many ------------------------------------------------------------------------------
+
+
+async def test_get_many_returns_results_in_input_order() -> None:
+    mock = echo()
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        got = await op.get_many(f"/api/v3/x/{i}" for i in (3, 1, 2))
+    assert [r["path"] for r in got] == ["/api/v3/x/3", "/api/v3/x/1", "/api/v3/x/2"]
+
+
+async def test_get_many_of_nothing_is_an_empty_list() -> None:
+    mock = echo()
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        assert await op.get_many([]) == []
+    assert mock.requests == []
+
+
+@pytest.mark.parametrize(("concurrency", "peak"), [(2, 2), (None, 3), (5, 3)])
+async def test_get_many_keeps_at_most_concurrency_requests_in_flight(
+    concurrency: int | None, peak: int
+) -> None:
+    # max_concurrency=3: the default, and a cap get_many does not widen
+    gate = Gate()
+    async with gate.session(max_concurrency=3) as op:
+        task = asyncio.ensure_future(
+            op.get_many([f"/api/v3/x/{i}" for i in range(6)], concurrency=concurrency)
+        )
+        await gate.settle()
+        assert gate.inflight == peak
+        gate.event.set()
+        got = await task
+    assert [r["path"] for r in got] == [f"/api/v3/x/{i}" for i in range(6)]
+    assert gate.peak == peak
+
+
+async def test_get_many_with_return_exceptions_puts_each_failure_in_its_place() -> None:
+    gate = Gate(fail=frozenset({"1", "3"}))
+    gate.event.set()
+    async with gate.session() as op:
+        got = await op.get_many([f"/api/v3/x/{i}" for i in range(4)], return_exceptions=True)
+    assert [type(r) for r in got] == [Resource, NotFound, Resource, NotFound]
+    assert (got[0]["path"], got[2]["path"]) == ("/api/v3/x/0", "/api/v3/x/2")
+
+
+async def test_get_many_raises_the_first_failure() -> None:
+    gate = Gate(fail=frozenset({"1"}))
+    gate.event.set()
+    async with gate.session() as op:
+        with pytest.raises(NotFound):
+            await op.get_many([f"/api/v3/x/{i}" for i in range(3)])
+
+
+async def test_get_many_refuses_one_href() -> None:
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        with pytest.raises(TypeError) as info:
+            await op.get_many("/api/v3/x")
+    assert str(info.value) == "get_many takes an iterable of hrefs, not one href (use get)"
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
+async def test_get_many_and_gather_refuse_a_bad_concurrency(bad: Any) -> None:
+    message = f"concurrency must be an int >= 1 or None, got {bad!r}"
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        with pytest.raises(ValueError) as info:
+            await op.get_many(["/api/v3/x"], concurrency=bad)
+        assert str(info.value) == message
+        pending = op.get("/api/v3/x")
+        with pytest.raises(ValueError) as info:
+            await op.gather(pending, concurrency=bad)
+        assert str(info.value) == message
+        pending.close()
+
+
+# -- gather --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("concurrency", "peak"), [(None, 2), (1, 1), (4, 4)])
+async def test_gather_keeps_concurrency_in_flight_widening_the_session(
+    concurrency: int | None, peak: int
+) -> None:
+    gate = Gate()
+    async with gate.session(max_concurrency=2) as op:
+        task = asyncio.ensure_future(
+            op.gather(*(op.get(f"/api/v3/x/{i}") for i in range(6)), concurrency=concurrency)
+        )
+        await gate.settle()
+        assert gate.inflight == peak
+        gate.event.set()
+        got = await task
+        # the session's own limit is back to max_concurrency afterwards
+        gate.event.clear()
+        after = asyncio.ensure_future(op.get_many([f"/api/v3/y/{i}" for i in range(4)]))
+        await gate.settle()
+        assert gate.inflight == 2
+        gate.event.set()
+        await after
+    assert [r["path"] for r in got] == [f"/api/v3/x/{i}" for i in range(6)]  # type: ignore[index]
+
+
+async def test_gather_returns_api_errors_in_place_and_the_rest_runs() -> None:
+    gate = Gate(fail=frozenset({"1"}))
+    gate.event.set()
+    async with gate.session() as op:
+        got = await op.gather(*(op.get(f"/api/v3/x/{i}") for i in range(3)))
+    assert [type(r) for r in got] == [Resource, NotFound, Resource]
+    assert isinstance(got[1], OpenProjectError)
+
+
+async def test_gather_propagates_other_errors_and_closes_what_never_started() -> None:
+    async def boom() -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("bug")
+
+    async def fine() -> int:
+        return 1
+
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        later: list[Coroutine[Any, Any, int]] = [fine(), fine()]
+        with pytest.raises(RuntimeError, match="bug"):
+            await op.gather(boom(), *later, concurrency=1)
+    assert [inspect.getcoroutinestate(c) for c in later] == ["CORO_CLOSED", "CORO_CLOSED"]
