@@ -195,11 +195,11 @@ async def test_get_many_refuses_one_href() -> None:
 async def test_get_many_and_gather_refuse_a_bad_concurrency(bad: Any) -> None:
     message = f"concurrency must be an int >= 1 or None, got {bad!r}"
     async with OpenProject(BASE, api_key="k", transport=echo()) as op:
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(ValueError, match="concurrency must be") as info:
             await op.get_many(["/api/v3/x"], concurrency=bad)
         assert str(info.value) == message
         pending = op.get("/api/v3/x")
-        with pytest.raises(ValueError) as info:
+        with pytest.raises(ValueError, match="concurrency must be") as info:
             await op.gather(pending, concurrency=bad)
         assert str(info.value) == message
         pending.close()

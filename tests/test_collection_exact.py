@@ -195,6 +195,12 @@ async def test_timeout_and_retry_of_iterate_apply_to_each_page_request() -> None
     assert [r.timeout.total for r in things.mock.requests[1:]] == [7.0, 7.0, 7.0]
 
 
+async def read(page: Collection, how: str) -> list[Any]:
+    if how == "pages":
+        return [p async for p in page.pages(retry=False, timeout=5.0)]
+    return await page.to_list(retry=False, timeout=5.0)
+
+
 @pytest.mark.parametrize("how", ["pages", "to_list"])
 async def test_retry_false_of_pages_and_to_list_sends_each_page_once(how: str) -> None:
     def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any] | HttpResponse:
@@ -204,10 +210,7 @@ async def test_retry_false_of_pages_and_to_list_sends_each_page_once(how: str) -
     async with things.session(retry=FAST) as op:
         page = await first(op)
         with pytest.raises(ProtocolError, match="status 503"):
-            if how == "pages":
-                [p async for p in page.pages(retry=False, timeout=5.0)]
-            else:
-                await page.to_list(retry=False, timeout=5.0)
+            await read(page, how)
     assert things.sent == [THINGS, nxt(2, 2)]
     assert things.mock.requests[1].timeout.total == 5.0
 
