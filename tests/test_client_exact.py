@@ -253,3 +253,95 @@ async def test_gather_propagates_other_errors_and_closes_what_never_started() ->
         with pytest.raises(RuntimeError, match="bug"):
             await op.gather(boom(), *later, concurrency=1)
     assert [inspect.getcoroutinestate(c) for c in later] == ["CORO_CLOSED", "CORO_CLOSED"]
+
+
+async def test_gather_cancelled_from_outside_closes_the_operations_not_started() -> None:
+    async def fine() -> int:
+        return 1
+
+    gate = Gate()
+    async with gate.session() as op:
+        later: list[Coroutine[Any, Any, int]] = [fine(), fine()]
+        task = asyncio.ensure_future(op.gather(op.get("/api/v3/x/0"), *later, concurrency=1))
+        await gate.settle()
+        assert gate.inflight == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert gate.inflight == 0
+    assert [inspect.getcoroutinestate(c) for c in later] == ["CORO_CLOSED", "CORO_CLOSED"]
+
+
+async def test_gather_takes_tasks_and_futures_too() -> None:
+    async def fine() -> int:
+        return 1
+
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        done.set_result(2)
+        got = await op.gather(asyncio.ensure_future(fine()), done)
+    assert got == [1, 2]
+
+
+# -- what OpenProject passes on to the modules it composes ---------------------------------
+
+
+async def test_changes_defaults_to_polls_every_30_seconds_of_100_per_page() -> None:
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        feed = op.changes("/api/v3/work_packages", since="2030-01-01T00:00:00Z")
+        tuned = op.changes(
+            "/api/v3/work_packages", since="2030-01-01T00:00:00Z", interval=2, page_size=7
+        )
+    assert (feed.href, feed.interval, feed.page_size) == ("/api/v3/work_packages", 30.0, 100)
+    assert (tuned.interval, tuned.page_size) == (2.0, 7)
+
+
+async def test_wait_for_job_passes_its_documented_defaults_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import openproject_async._client as client
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+
+    async def fake(op: Any, job: Any, **kw: Any) -> Any:
+        calls.append((job, kw))
+        return job
+
+    monkeypatch.setattr(client, "wait_for_job", fake)
+    async with OpenProject(BASE, api_key="k", transport=echo()) as op:
+        await op.wait_for_job("/api/v3/job_statuses/1")
+        await op.wait_for_job("j", timeout=None, interval=1.0, max_interval=2.0)
+    assert calls == [
+        ("/api/v3/job_statuses/1", {"timeout": 300.0, "interval": 0.2, "max_interval": 5.0}),
+        ("j", {"timeout": None, "interval": 1.0, "max_interval": 2.0}),
+    ]
+
+
+async def test_a_custom_action_is_executed_with_notify_in_the_query() -> None:
+    action = {
+        "_type": "CustomAction",
+        "name": "Close",
+        "_links": {
+            "self": {"href": "/api/v3/custom_actions/2", "title": "Close"},
+            "executeImmediately": {"href": "/api/v3/custom_actions/2/execute", "method": "post"},
+        },
+    }
+    wp = {
+        "_type": "WorkPackage",
+        "id": 5,
+        "lockVersion": 3,
+        "_links": {
+            "self": {"href": "/api/v3/work_packages/5"},
+            "customActions": [{"href": "/api/v3/custom_actions/2", "title": "Close"}],
+        },
+        "_embedded": {"customActions": [action]},
+    }
+    mock = MockTransport(lambda request: HttpResponse.json({**wp, "lockVersion": 4}))
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        done = await op.wrap(wp).execute_custom_action("Close", notify=False)
+    assert done["lockVersion"] == 4
+    [sent] = mock.requests
+    assert (sent.method, sent.url.raw_path_qs) == (
+        "POST",
+        "/api/v3/custom_actions/2/execute?notify=false",
+    )
