@@ -10,6 +10,7 @@ page before it is sent (broken servers, ``select=``-trimmed pages).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -72,9 +73,12 @@ def jump(offset: int, size: int) -> str:
 class Things:
     """``n`` elements (ids 1..n) at ``/api/v3/things``, default page size ``size``."""
 
-    def __init__(self, n: int, *, size: int = 2, tweak: Tweak | None = None) -> None:
+    def __init__(
+        self, n: int, *, size: int = 2, tweak: Tweak | None = None, cap: int | None = None
+    ) -> None:
         self.ids = list(range(1, n + 1))
         self.size = size
+        self.cap = cap  # the server's maximum for sizes above the default
         self.tweak = tweak
         self.mock = MockTransport(self.handle)
 
@@ -84,6 +88,8 @@ class Things:
         query = request.url.query
         offset = int(query.get("offset", "1"))
         size = int(query.get("pageSize", str(self.size)))
+        if self.cap is not None and size > self.size:
+            size = min(size, self.cap)
         doc = page_doc(self.ids, offset, size)
         got = self.tweak(offset, size, doc) if self.tweak else doc
         return got if isinstance(got, HttpResponse) else HttpResponse.json(got)
@@ -574,3 +580,341 @@ async def test_a_failed_get_many_cancels_and_waits_for_the_requests_in_flight() 
             await op.get_many([f"{THINGS}/slow1", f"{THINGS}/bad", f"{THINGS}/slow2"])
         # both slow requests were cancelled and finished before get_many raised
         assert sorted(released) == ["slow1", "slow2"]
+
+
+# -- options are checked when the read is asked for -------------------------------------------
+
+
+async def test_pages_and_to_list_check_progress_and_page_size_at_the_call() -> None:
+    things = Things(5)
+    async with things.session() as op:
+        page = await first(op)
+        message = "progress must be a callable taking a Progress (or None), got int"
+        with pytest.raises(TypeError) as info:
+            page.pages(progress=42)  # type: ignore[arg-type]
+        assert str(info.value) == message
+        with pytest.raises(TypeError) as info:
+            await page.to_list(progress=42)  # type: ignore[arg-type]
+        assert str(info.value) == message
+        for bad in (0, True, "4"):
+            with pytest.raises(ValueError, match="page_size must be") as err:
+                page.pages(page_size=bad)  # type: ignore[arg-type]
+            assert str(err.value) == f"page_size must be an int >= 1 or None, got {bad!r}"
+            with pytest.raises(ValueError, match="page_size must be"):
+                await page.to_list(page_size=bad)  # type: ignore[arg-type]
+        assert ids(await page.to_list(page_size=1)) == [1, 2, 3, 4, 5]  # 1 is allowed
+    assert things.sent == [THINGS, nxt(2, 2), nxt(3, 2)]  # 1 < 2: no resizing either
+
+
+def count_page(self_href: str) -> Tweak:
+    """A page that says ``pageSize`` 0 (a count) of 5, its self link ``self_href``."""
+
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        doc.update(pageSize=0, count=0, _embedded={"elements": []})
+        doc["_links"] = {"self": {"href": self_href}}
+        return doc
+
+    return tweak
+
+
+@pytest.mark.parametrize("self_href", [THINGS, f"{THINGS}?pageSize=1", f"{THINGS}?pageSize=x"])
+async def test_a_count_answered_to_a_request_for_elements_is_a_protocol_error(
+    self_href: str,
+) -> None:
+    things = Things(5, tweak=count_page(self_href))
+    async with things.session() as op:
+        page = await first(op)
+        with pytest.raises(ProtocolError) as info:
+            page.iterate()
+    assert str(info.value) == (
+        "the server answered pageSize=0 with 5 elements to a request that did not ask for a "
+        "count: no pages to iterate"
+    )
+
+
+@pytest.mark.parametrize("total", [1, 5])
+async def test_a_count_asked_for_cannot_be_iterated(total: int) -> None:
+    things = Things(total, tweak=count_page(f"{THINGS}?pageSize=0"))
+    async with things.session() as op:
+        page = await first(op)
+        with pytest.raises(ValueError, match="asked for with pageSize=0") as info:
+            page.pages()
+    assert str(info.value) == (
+        f"this collection was asked for with pageSize=0: the server answers a count ({total} "
+        "elements) and no pages to iterate; ask with pageSize >= 1 to read the elements"
+    )
+
+
+# -- reading on with another page size (changeSize) --------------------------------------------
+
+
+async def test_page_size_from_a_later_page_skips_what_came_before_it() -> None:
+    things = Things(9)
+    async with things.session() as op:
+        page = await first(op, jump(3, 2))  # elements 5 and 6
+        reports: list[Progress] = []
+        got = await page.to_list(page_size=3, progress=reports.append)
+    assert ids(got) == [5, 6, 7, 8, 9]
+    assert things.sent == [
+        jump(3, 2),
+        f"{THINGS}?offset=3&pageSize=3",  # changeSize keeps the page number: 7, 8, 9
+        jump(2, 3),  # the page of size 3 that holds element 5
+        nxt(3, 3),
+    ]
+    assert reports == [Progress(1, 2, 2, 9), Progress(2, 2, 5, 9)]
+
+
+@pytest.mark.parametrize(
+    ("start", "page_size", "drop"),
+    [
+        (THINGS, 2, None),  # not larger than the page size
+        (THINGS, 1, None),  # smaller
+        (THINGS, 4, "changeSize"),  # no changeSize link
+        (THINGS, 4, "offset"),  # no page number
+        (THINGS, 4, "pageSize"),  # no page size
+    ],
+)
+async def test_page_size_that_cannot_help_reads_on_as_the_pages_are(
+    start: str, page_size: int, drop: str | None
+) -> None:
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        if drop == "changeSize":
+            del doc["_links"]["changeSize"]
+        elif drop:
+            del doc[drop]
+        return doc
+
+    things = Things(5, tweak=tweak)
+    async with things.session() as op:
+        got = await (await first(op, start)).to_list(page_size=page_size)
+    assert ids(got) == [1, 2, 3, 4, 5]
+    assert things.sent == [THINGS, nxt(2, 2), nxt(3, 2)]
+
+
+async def test_page_size_on_the_page_that_holds_the_end_asks_nothing_more() -> None:
+    things = Things(4)
+    async with things.session() as op:
+        got = await (await first(op, jump(2, 2))).to_list(page_size=10)
+    assert ids(got) == [3, 4]
+    assert things.sent == [jump(2, 2)]
+
+
+async def test_page_size_capped_by_the_server_below_the_old_size_still_lines_up() -> None:
+    things = Things(5, cap=1)
+    async with things.session() as op:
+        got = await (await first(op, jump(2, 2))).to_list(page_size=4)
+    assert ids(got) == [3, 4, 5]
+    assert things.sent == [
+        jump(2, 2),
+        f"{THINGS}?offset=2&pageSize=4",  # answered with pageSize 1: page 2 is element 2
+        jump(3, 1),
+        nxt(4, 1),
+        nxt(5, 1),
+    ]
+
+
+def resized(change: Callable[[dict[str, Any]], None]) -> Tweak:
+    """``change`` applies to the pages answered at size 3 (after changeSize)."""
+
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        if size == 3:
+            change(doc)
+        return doc
+
+    return tweak
+
+
+async def test_a_resized_page_without_page_size_is_a_protocol_error() -> None:
+    things = Things(9, tweak=resized(lambda doc: doc.pop("pageSize")))
+    async with things.session() as op:
+        with pytest.raises(ProtocolError) as info:
+            await (await first(op, jump(3, 2))).to_list(page_size=3)
+    href = f"{THINGS}?offset=3&pageSize=3"
+    assert str(info.value) == f"changeSize answered a page without pageSize; from {href}"
+    assert info.value.url == href
+
+
+async def test_a_change_size_to_something_else_than_a_page_is_a_protocol_error() -> None:
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["_links"]["changeSize"] = {"href": f"{THINGS}/%7Bsize%7D", "templated": True}
+        return doc
+
+    things = Things(9, tweak=tweak)
+    async with things.session() as op:
+        with pytest.raises(ProtocolError) as info:
+            await (await first(op, jump(3, 2))).to_list(page_size=3)
+    assert str(info.value) == (
+        f"changeSize size=3 did not lead to a collection page; from {THINGS}/3"
+    )
+
+
+@pytest.mark.parametrize(
+    "jump_to",
+    [
+        None,
+        {"href": f"{THINGS}?page=%7Bpage%7D", "templated": True},
+        {"href": None},
+    ],
+)
+async def test_a_resized_page_without_a_usable_jump_to_is_a_link_error(
+    jump_to: dict[str, Any] | None,
+) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        if jump_to is None:
+            del doc["_links"]["jumpTo"]
+        else:
+            doc["_links"]["jumpTo"] = jump_to
+
+    things = Things(9, tweak=resized(change))
+    async with things.session() as op:
+        with pytest.raises(LinkError) as info:
+            await (await first(op, jump(3, 2))).to_list(page_size=3)
+    assert str(info.value) == "the resized page has no jumpTo link to reach page 2"
+
+
+# -- elements recognised across pages -----------------------------------------------------------
+
+
+def shifted(elements: Callable[[int], list[dict[str, Any]]]) -> Tweak:
+    """Two pages whose elements are ``elements(offset)``."""
+
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["_embedded"]["elements"] = elements(offset)
+        if offset == 2:
+            doc["_links"].pop("nextByOffset", None)
+        return doc
+
+    return tweak
+
+
+async def test_an_element_is_recognised_by_id_without_a_self_link() -> None:
+    def elements(offset: int) -> list[dict[str, Any]]:
+        pages = {1: [1, 2], 2: [2, 3]}
+        return [{"_type": "Thing", "id": i} for i in pages[offset]]
+
+    things = Things(4, tweak=shifted(elements))
+    async with things.session() as op:
+        assert ids(await (await first(op)).to_list()) == [1, 2, 3]
+
+
+async def test_an_element_without_type_is_recognised_by_id() -> None:
+    def elements(offset: int) -> list[dict[str, Any]]:
+        pages = {1: [1, 2], 2: [2, 3]}
+        return [{"id": i} for i in pages[offset]]
+
+    things = Things(4, tweak=shifted(elements))
+    async with things.session() as op:
+        assert ids(await (await first(op)).to_list()) == [1, 2, 3]
+
+
+async def test_elements_of_another_type_with_the_same_id_are_all_yielded() -> None:
+    def elements(offset: int) -> list[dict[str, Any]]:
+        if offset == 1:
+            return [thing(1), thing(2)]
+        return [{"_type": "Other", "id": 2}, thing(3)]
+
+    things = Things(4, tweak=shifted(elements))
+    async with things.session() as op:
+        got = await (await first(op)).to_list()
+    assert [(x.resource_type, x["id"]) for x in got] == [
+        ("Thing", 1),
+        ("Thing", 2),
+        ("Other", 2),
+        ("Thing", 3),
+    ]
+
+
+async def test_an_element_twice_on_one_page_is_yielded_once_and_the_page_goes_on() -> None:
+    def elements(offset: int) -> list[dict[str, Any]]:
+        return [thing(1), thing(1), thing(2)] if offset == 1 else [thing(3)]
+
+    things = Things(4, tweak=shifted(elements))
+    async with things.session() as op:
+        assert ids(await (await first(op)).to_list()) == [1, 2, 3]
+
+
+async def test_an_element_that_is_not_an_object_is_a_protocol_error() -> None:
+    def elements(offset: int) -> list[Any]:
+        return [thing(1), 5]
+
+    things = Things(4, tweak=shifted(elements))
+    async with things.session() as op:
+        with pytest.raises(ProtocolError) as info:
+            await (await first(op)).to_list()
+    assert str(info.value) == "collection element 1 is int, expected a HAL object"
+
+
+async def test_elements_that_are_not_a_list_are_a_protocol_error() -> None:
+    async with Things(0).session() as op:
+        with pytest.raises(ProtocolError) as info:
+            op.wrap({"_type": "Collection", "_embedded": {"elements": {}}})
+    assert str(info.value) == "collection _embedded.elements must be a list, got dict"
+
+
+async def test_counts_that_are_not_ints_read_as_unknown() -> None:
+    async with Things(0).session() as op:
+        page = op.wrap(
+            {
+                "_type": "Collection",
+                "total": "5",
+                "count": True,
+                "pageSize": 2.0,
+                "offset": False,
+                "_embedded": {"elements": [thing(1)]},
+            }
+        )
+    assert isinstance(page, Collection)
+    assert (page.total, page.count, page.page_size, page.offset) == (None, 1, None, None)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+async def test_progress_of_iterate_counts_from_the_page_the_read_starts_at() -> None:
+    things = Things(9)
+    async with things.session() as op:
+        reports: list[Progress] = []
+        await (await first(op, jump(3, 2))).to_list(progress=reports.append)
+    assert reports == [Progress(1, 3, 2, 9), Progress(2, 3, 4, 9), Progress(3, 3, 5, 9)]
+
+
+async def test_progress_of_pages_without_page_numbers_counts_from_one() -> None:
+    def tweak(offset: int, size: int, doc: dict[str, Any]) -> dict[str, Any]:
+        del doc["offset"]
+        return doc
+
+    things = Things(5, tweak=tweak)
+    async with things.session() as op:
+        reports: list[Progress] = []
+        await (await first(op)).to_list(progress=reports.append)
+    assert reports == [Progress(1, 3, 2, 5), Progress(2, 3, 4, 5), Progress(3, 3, 5, 5)]
+
+
+# -- closing a concurrent read -----------------------------------------------------------------
+
+
+async def test_closing_a_concurrent_read_waits_for_the_cancelled_pages() -> None:
+    released: list[int] = []
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        offset = int(request.url.query.get("offset", "1"))
+        if offset == 1:
+            return HttpResponse.json(page_doc(list(range(1, 9)), 1, 2))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for _ in range(5):  # a cleanup that takes a few turns of the loop
+                await asyncio.sleep(0)
+            released.append(offset)
+        raise AssertionError("unreachable")
+
+    mock = MockTransport(handler)
+    async with OpenProject(BASE, api_key="k", transport=mock, retry=None) as op:
+        page = await first(op)
+        async with contextlib.aclosing(page.iterate(concurrency=3)) as it:
+            async for x in it:
+                assert x["id"] == 1
+                for _ in range(10):  # the next pages' requests reach the server
+                    await asyncio.sleep(0)
+                break
+        assert sorted(released) == [2, 3, 4]
