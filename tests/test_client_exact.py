@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Coroutine
 from typing import Any
 
+import orjson
 import pytest
 
 from openproject_async import (
@@ -345,3 +346,30 @@ async def test_a_custom_action_is_executed_with_notify_in_the_query() -> None:
         "POST",
         "/api/v3/custom_actions/2/execute?notify=false",
     )
+
+
+@pytest.mark.parametrize(
+    ("overlap", "lower"),
+    [({}, "2030-01-01T00:01:39Z"), ({"overlap": 5}, "2030-01-01T00:01:35Z")],
+)
+async def test_changes_passes_overlap_on(overlap: dict[str, Any], lower: str) -> None:
+    changed = {
+        "_type": "WorkPackage",
+        "id": 1,
+        "updatedAt": "2030-01-01T00:01:40Z",
+        "_links": {"self": {"href": "/api/v3/work_packages/1"}},
+    }
+    answers = [[changed], []]
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        elements = answers.pop(0)
+        page = {"_type": "Collection", "total": len(elements), "count": len(elements)}
+        return HttpResponse.json({**page, "pageSize": 100, "_embedded": {"elements": elements}})
+
+    mock = MockTransport(handler)
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        feed = op.changes("/api/v3/work_packages", since="2030-01-01T00:00:00Z", **overlap)
+        assert [r["id"] async for r in feed.poll()] == [1]
+        assert [r["id"] async for r in feed.poll()] == []
+    filters = [orjson.loads(r.url.query["filters"]) for r in mock.requests]
+    assert [f[0]["updatedAt"]["values"][0] for f in filters] == ["2030-01-01T00:00:00Z", lower]

@@ -485,6 +485,7 @@ def runaway(totals: Callable[[int], int | None], stop: int = 40) -> Tweak:
         (lambda n: 2 if n == 1 else 3, 10, 3, 5),  # the largest total counts
         (lambda n: 4 if n == 1 else 1, 12, 4, 6),  # a smaller total later does not shrink it
         (lambda n: 2 if n == 1 else None, 8, 2, 4),  # pages without total keep the first's
+        (lambda n: None if n == 1 else 0, 4, 0, 2),  # a total of 0 counts
     ],
 )
 async def test_runaway_next_links_raise_protocol_error(
