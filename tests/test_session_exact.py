@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from openproject_async import (
+    AiohttpTransport,
     HttpRequest,
     HttpResponse,
     OpenProject,
@@ -596,3 +597,71 @@ async def test_a_get_with_a_json_body_sends_it_and_is_not_shared() -> None:
         await asyncio.gather(plain, with_body)
         assert op.stats["merged"] == 0
     assert [r.body for r in gate.mock.requests] == [None, b'{"a":1}']
+
+
+# -- the session's own headers, the default transport, text answers ---------------------------
+
+
+async def test_session_headers_go_to_the_server_only() -> None:
+    mock = echo()
+    async with session(mock, headers={"X-Tenant": "t"}) as op:
+        await op.get("/api/v3/x")
+        await op.request("POST", "/api/v3/x", json={})
+        await op.get("https://elsewhere.test/x")
+    assert [r.headers.get("X-Tenant") for r in mock.requests] == ["t", "t", None]
+
+
+async def test_the_default_transport_has_no_connection_cap_of_its_own() -> None:
+    async with OpenProject(BASE, api_key="k") as op:
+        transport = op.transport
+        assert isinstance(transport, AiohttpTransport)
+        assert transport.http.connector is not None
+        assert transport.http.connector.limit == 0
+    async with aiohttp.ClientSession() as http:
+        async with OpenProject(BASE, api_key="k", http_session=http) as op:
+            assert isinstance(op.transport, AiohttpTransport)
+            assert op.transport.http is http
+        assert not http.closed
+
+
+PREVIEW = {
+    "_type": "WorkPackage",
+    "_links": {
+        "self": {"href": "/api/v3/work_packages/1"},
+        "previewMarkup": {
+            "href": "/api/v3/render/markdown?context=/api/v3/work_packages/1",
+            "method": "post",
+        },
+    },
+}
+
+
+async def test_a_text_answer_is_returned_as_text() -> None:
+    def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, {"Content-Type": "text/html"}, body=b"<p><em>x</em></p>")
+
+    mock = MockTransport(handler)
+    async with session(mock, retry=FAST) as op:
+        html = await op.wrap(PREVIEW).previewMarkup("*x*")
+    assert html == "<p><em>x</em></p>"
+    [sent] = mock.requests
+    assert (sent.method, sent.url.raw_path_qs, sent.body) == (
+        "POST",
+        "/api/v3/render/markdown?context=/api/v3/work_packages/1",
+        b"*x*",
+    )
+    assert sent.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+async def test_a_text_request_is_retried_and_its_errors_are_typed() -> None:
+    answers = [
+        HttpResponse(503, {"Retry-After": "0"}),
+        HttpResponse.json(
+            {"_type": "Error", "errorIdentifier": URN_PREFIX + "NotFound", "message": "x"}, 404
+        ),
+    ]
+    mock = MockTransport(lambda request: answers.pop(0))
+    async with session(mock, retry=FAST) as op:
+        with pytest.raises(NotFound):
+            await op.wrap(PREVIEW).previewMarkup("*x*")
+        assert op.stats["retries"] == 1
