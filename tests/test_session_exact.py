@@ -7,6 +7,7 @@ Everything goes through the public API (``OpenProject(...)``, ``request``, ``get
 from __future__ import annotations
 
 import asyncio
+import uuid
 import warnings
 from typing import Any
 
@@ -207,17 +208,18 @@ async def test_max_response_size_can_be_changed_and_is_enforced() -> None:
 
 
 def test_plain_http_to_a_remote_host_warns_once_per_server() -> None:
+    host = f"warn-{uuid.uuid4().hex[:8]}.example"  # once per process: a host never used
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        OpenProject("http://warn-once.example", api_key="k", transport=echo())
-        OpenProject("http://warn-once.example/sub", token="t", transport=echo())
+        OpenProject(f"http://{host}", api_key="k", transport=echo())
+        OpenProject(f"http://{host}/sub", token="t", transport=echo())
         OpenProject("http://no-credentials.example", transport=echo())
         OpenProject("http://127.0.0.1:9", api_key="k", transport=echo())
         OpenProject("https://tls.example", api_key="k", transport=echo())
     assert [(w.category, str(w.message)) for w in caught] == [
         (
             InsecureTransportWarning,
-            "OpenProject at http://warn-once.example over plain http: credentials travel "
+            f"OpenProject at http://{host} over plain http: credentials travel "
             "unencrypted (this warning is shown once per process and server)",
         )
     ]
