@@ -9,6 +9,7 @@ released.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -424,3 +425,86 @@ class Marked:
 )
 def test_rewindable(data: Any, expected: bool) -> None:
     assert rewindable(data) is expected
+
+
+# -- headers per hop, counters, statuses, hints, logs -----------------------------------------
+
+
+async def test_the_callers_headers_go_to_the_first_hop_and_the_server_only() -> None:
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.url.path == "/direct":
+            return HttpResponse(200, body=b"direct")
+        if request.url.host == "op.test":
+            return HttpResponse(302, {"Location": f"{STORAGE}/after"})
+        return HttpResponse(200, body=b"moved")
+
+    mock = MockTransport(handler)
+    async with OpenProject(BASE, token="t", transport=mock, headers={"X-Tenant": "a"}) as op:
+        assert await attachment(op).download(verify=False) == b"moved"
+        far = op.wrap({**ATTACHMENT, "_links": {"downloadLocation": {"href": f"{STORAGE}/direct"}}})
+        assert isinstance(far, Attachment)
+        assert await far.download(verify=False) == b"direct"
+    hal = "application/hal+json, application/json"
+    assert [(str(r.url), dict(r.headers)) for r in mock.requests] == [
+        (BASE + CONTENT, {"Accept": "*/*", "X-Tenant": "a", "Authorization": "Bearer t"}),
+        (f"{STORAGE}/after", {"Accept": hal}),  # not the first hop, not the server
+        (f"{STORAGE}/direct", {"Accept": "*/*"}),  # the first hop: the caller's headers
+    ]
+
+
+async def test_reauthentications_add_up_over_the_session() -> None:
+    answers = [
+        error("Unauthenticated", 401),
+        HttpResponse(200, body=b"1"),
+        error("Unauthenticated", 401),
+        HttpResponse(200, body=b"2"),
+    ]
+    mock = MockTransport(lambda request: answers.pop(0))
+    async with OpenProject(BASE, auth=Tokens("a", "b", "c"), transport=mock) as op:
+        assert await attachment(op).download(verify=False) == b"1"
+        assert await attachment(op).download(verify=False) == b"2"
+        assert (op.stats["requests"], op.stats["reauthentications"]) == (4, 2)
+
+
+@pytest.mark.parametrize("status", [300, 199])
+async def test_a_status_outside_2xx_that_is_no_redirect_is_an_error(status: int) -> None:
+    mock = MockTransport(lambda request: HttpResponse(status, body=b"x"))
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        with pytest.raises(ProtocolError) as info:
+            await attachment(op).download(verify=False)
+    assert info.value.status == status
+
+
+async def test_a_401_to_a_download_carries_the_credentials_hint() -> None:
+    mock = MockTransport(lambda request: error("Unauthenticated", 401))
+    async with OpenProject(BASE, token="0" * 64, transport=mock) as op:
+        with pytest.raises(Unauthenticated) as info:
+            await attachment(op).download(verify=False)
+    assert str(info.value).endswith(
+        "; hint: this token looks like an API key (hex, no 'opapi-' prefix); pass it as "
+        "api_key= (sent as Basic auth with the user 'apikey')"
+    )
+
+
+async def test_each_hop_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="openproject_async")
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.url.name == "content":
+            return HttpResponse(302, {"Location": "/api/v3/files/7?token=s"})
+        raise ConnectionFailed("GET x: connection lost (ServerDisconnectedError)")
+
+    async with OpenProject(BASE, api_key="k", transport=MockTransport(handler)) as op:
+        with pytest.raises(ConnectionFailed):
+            await attachment(op).download(verify=False)
+    hops = [r for r in caplog.records if r.levelname == "DEBUG" and " -> " in r.getMessage()]
+    assert [h.getMessage().split(" in ")[0] for h in hops] == [
+        f"GET {BASE}{CONTENT} -> 302",
+        f"GET {BASE}/api/v3/files/7?token=*** -> ConnectionFailed",
+    ]
+    assert [h.getMessage().endswith("s") for h in hops] == [True, True]  # no "(retry n)"
+    assert [(h.method, h.url, h.status, h.retries) for h in hops] == [  # type: ignore[attr-defined]
+        ("GET", f"{BASE}{CONTENT}", 302, 0),
+        ("GET", f"{BASE}/api/v3/files/7?token=***", None, 0),
+    ]
+    assert all(0 <= h.duration < 60 for h in hops)  # type: ignore[attr-defined]
