@@ -373,3 +373,28 @@ async def test_changes_passes_overlap_on(overlap: dict[str, Any], lower: str) ->
         assert [r["id"] async for r in feed.poll()] == []
     filters = [orjson.loads(r.url.query["filters"]) for r in mock.requests]
     assert [f[0]["updatedAt"]["values"][0] for f in filters] == ["2030-01-01T00:00:00Z", lower]
+
+
+async def test_upload_passes_its_arguments_on() -> None:
+    bodies: list[bytes] = []
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        bodies.append(b"".join([c async for c in request.body]))
+        return HttpResponse.json({"_type": "Attachment", "id": 7}, 201)
+
+    sent: list[tuple[int, int | None]] = []
+    mock = MockTransport(handler)
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        att = await op.upload(
+            b"abc",
+            "a.txt",
+            content_type="text/x-mine",
+            description="about a",
+            progress=lambda done, size: sent.append((done, size)),
+        )
+    assert att["id"] == 7
+    assert (mock.requests[0].method, mock.requests[0].url.path) == ("POST", "/api/v3/attachments")
+    [body] = bodies
+    assert b'{"fileName":"a.txt","description":{"raw":"about a"}}' in body
+    assert b'filename="a.txt"\r\nContent-Type: text/x-mine\r\n\r\nabc\r\n' in body
+    assert sent[-1] == (3, 3)
