@@ -294,6 +294,7 @@ async def test_a_refused_connection_is_connection_failed_before_send() -> None:
     assert str(err).startswith(f"POST {url}/x")
     assert str(err).endswith("cannot connect to the server (ClientConnectorError)")
     assert (err.before_send, err.transient, err.method) == (True, True, "POST")
+    assert err.url == f"{url}/x?token=***"
     assert err.__cause__ is None
     assert err.__context__ is None
 
@@ -313,12 +314,16 @@ async def test_an_answer_that_never_comes_is_a_request_timeout() -> None:
                 await transport.handle(request(f"{url}/x", timeout=Timeouts(read=0.05)))
             with pytest.raises(RequestTimeout) as total:
                 await transport.handle(request(f"{url}/y", timeout=Timeouts(read=5, total=0.05)))
+            with pytest.raises(RequestTimeout) as read:
+                await transport.handle(request(f"{url}/z", timeout=Timeouts(read=0.05, total=9)))
         finally:
             await transport.aclose()
     assert str(info.value) == f"GET {url}/x: no answer after 0.05s"
     assert (info.value.timeout, info.value.before_send, info.value.method) == (0.05, False, "GET")
     assert str(total.value) == f"GET {url}/y: no answer after 0.05s"
-    assert total.value.timeout == 0.05
+    assert (total.value.timeout, total.value.url) == (0.05, f"{url}/y")
+    assert str(read.value) == f"GET {url}/z: no answer after 0.05s"  # the read limit ran out
+    assert (read.value.timeout, read.value.url) == (0.05, f"{url}/z")
 
 
 async def drain(resp: HttpResponse) -> bytes:
@@ -360,3 +365,77 @@ async def test_a_connection_closed_without_an_answer_is_connection_lost() -> Non
             await transport.aclose()
     assert str(info.value) == f"PATCH {url}/x: connection lost (ServerDisconnectedError)"
     assert (info.value.before_send, info.value.method) == (False, "PATCH")
+    assert info.value.url == f"{url}/x"
+
+
+async def test_a_get_whose_connection_dropped_is_sent_again_by_aiohttp_and_counted() -> None:
+    served: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_head(reader)
+            served.append(1)
+            if len(served) % 2:  # every other request: the connection drops unanswered
+                writer.close()
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    transport = AiohttpTransport()
+    async with RawServer(serve) as url:
+        try:
+            for name in ("a", "b"):
+                resp = await transport.handle(request(f"{url}/{name}"))
+                assert (resp.status, await resp.read()) == (200, b"ok")
+        finally:
+            await transport.aclose()
+    assert len(served) == 4
+    assert transport.resends == 2
+
+
+async def test_a_tls_failure_is_connection_failed_and_not_worth_a_retry() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")  # not TLS
+        await writer.drain()
+        writer.close()
+
+    transport = AiohttpTransport()
+    async with RawServer(serve) as url:
+        tls = url.replace("http://", "https://")
+        try:
+            with pytest.raises(ConnectionFailed) as info:
+                await transport.handle(request(f"{tls}/x"))
+        finally:
+            await transport.aclose()
+    err = info.value
+    assert str(err) == f"GET {tls}/x: cannot connect to the server (ClientConnectorSSLError)"
+    assert (err.before_send, err.transient, err.url, err.method) == (True, False, f"{tls}/x", "GET")
+
+
+class SlowConnector(aiohttp.TCPConnector):
+    """A connector whose connections take a second to open."""
+
+    async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1)
+        raise AssertionError("the connect timeout should have stopped this")
+
+
+async def test_a_connection_not_made_in_time_is_a_connect_timeout() -> None:
+    if not hasattr(aiohttp.TCPConnector, "_create_connection"):  # pragma: no cover
+        pytest.skip("aiohttp's connector has no _create_connection")
+    async with aiohttp.ClientSession(connector=SlowConnector()) as http:
+        transport = AiohttpTransport(session=http)
+        with pytest.raises(RequestTimeout) as info:
+            await transport.handle(
+                request("http://127.0.0.1:9/x", method="POST", timeout=Timeouts(connect=0.05))
+            )
+    err = info.value
+    assert str(err) == (
+        "POST http://127.0.0.1:9/x: could not connect within the connect timeout"
+    )
+    assert (err.before_send, err.timeout, err.url, err.method) == (
+        True,
+        0.05,
+        "http://127.0.0.1:9/x",
+        "POST",
+    )
