@@ -18,6 +18,7 @@ from openproject_async import (
     AiohttpTransport,
     HttpRequest,
     HttpResponse,
+    OAuthClientCredentials,
     OpenProject,
     RetryPolicy,
 )
@@ -478,7 +479,9 @@ async def test_resolve_is_stable_for_strings_and_urls() -> None:
 # -- shared GETs and the schema cache --------------------------------------------------------
 
 
-async def test_identical_gets_in_flight_share_one_request() -> None:
+async def test_identical_gets_in_flight_share_one_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     gate = Gate()
     async with session(gate.mock) as op:
         calls = [asyncio.ensure_future(op.get("/api/v3/x", a=1)) for _ in range(3)]
@@ -489,6 +492,7 @@ async def test_identical_gets_in_flight_share_one_request() -> None:
         assert (op.stats["requests"], op.stats["merged"]) == (2, 2)
     assert [g["n"] for g in got] == [1, 1, 1, 1]
     assert [r.url.raw_path_qs for r in gate.mock.requests] == ["/api/v3/x?a=1", "/api/v3/x?a=2"]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 async def test_gets_with_options_are_not_shared() -> None:
@@ -644,12 +648,12 @@ async def test_a_text_answer_is_returned_as_text() -> None:
 
     mock = MockTransport(handler)
     async with session(mock, retry=FAST) as op:
-        html = await op.wrap(PREVIEW).previewMarkup("*x*")
+        html = await op.wrap(PREVIEW).previewMarkup("*x*", params={"plain": "yes"})
     assert html == "<p><em>x</em></p>"
     [sent] = mock.requests
     assert (sent.method, sent.url.raw_path_qs, sent.body) == (
         "POST",
-        "/api/v3/render/markdown?context=/api/v3/work_packages/1",
+        "/api/v3/render/markdown?context=/api/v3/work_packages/1&plain=yes",
         b"*x*",
     )
     assert sent.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -667,3 +671,48 @@ async def test_a_text_request_is_retried_and_its_errors_are_typed() -> None:
         with pytest.raises(NotFound):
             await op.wrap(PREVIEW).previewMarkup("*x*")
         assert op.stats["retries"] == 1
+
+
+async def test_from_env_leaves_an_oauth_or_auth_argument_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENPROJECT_URL", BASE)
+    monkeypatch.setenv("OPENPROJECT_API_KEY", "k")
+    oauth = OAuthClientCredentials("client", "secret")
+    op = OpenProject.from_env(oauth=oauth, transport=echo())
+    assert op.auth is oauth
+    mine = Tokens()
+    assert OpenProject.from_env(auth=mine, transport=echo()).auth is mine
+
+
+class Tokens:
+    async def header(self, transport: Any, api_root: Any) -> str | None:
+        return "Bearer x"
+
+    async def invalidate(self, rejected: str | None) -> bool:
+        return False
+
+
+async def test_a_storage_form_on_the_servers_own_origin_gets_no_credentials() -> None:
+    prepared = {
+        "_type": "Attachment",
+        "_links": {
+            "addAttachment": {"href": f"{BASE}/uploads/direct", "form_fields": {"key": "k1"}},
+            "completeUpload": {"href": "/api/v3/attachments/7/uploaded"},
+        },
+    }
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.url.path.endswith("/prepare"):
+            return HttpResponse.json(prepared, 201)
+        if request.url.path == "/uploads/direct":
+            return HttpResponse(204)
+        return HttpResponse.json({"_type": "Attachment", "id": 7})
+
+    mock = MockTransport(handler)
+    async with session(mock, headers={"X-Tenant": "t"}) as op:
+        await op.upload(b"abc", "a.txt", direct=True)
+    storage = mock.requests[1]
+    assert str(storage.url) == f"{BASE}/uploads/direct"
+    assert {"Authorization", "X-Tenant"} & set(storage.headers) == set()
+    assert mock.requests[2].headers["X-Tenant"] == "t"
