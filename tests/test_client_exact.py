@@ -26,6 +26,9 @@ from openproject_async.errors import NotFound, OpenProjectError, ProtocolError
 from openproject_async.testing import MockTransport
 
 BASE = "https://op.test"
+#: Seconds before a request that should have been released or cancelled fails instead
+#: of hanging (a guard for broken code, never reached by working code).
+HANG_GUARD = 5
 NOT_FOUND = {
     "_type": "Error",
     "errorIdentifier": "urn:openproject-org:api:v3:errors:NotFound",
@@ -56,7 +59,7 @@ class Gate:
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
         try:
-            await self.event.wait()
+            await asyncio.wait_for(self.event.wait(), HANG_GUARD)
         finally:
             self.inflight -= 1
         if request.url.name in self.fail:

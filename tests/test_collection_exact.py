@@ -28,6 +28,9 @@ from openproject_async.errors import LinkError, ProtocolError
 from openproject_async.testing import MockTransport
 
 BASE = "https://op.test"
+#: Seconds before a request that should have been cancelled fails instead of hanging
+#: (a guard for broken code, never reached by working code).
+HANG_GUARD = 5
 THINGS = "/api/v3/things"
 FAST = RetryPolicy(attempts=3, backoff=0.0, max_backoff=0.0)
 
@@ -568,7 +571,7 @@ async def test_a_failed_get_many_cancels_and_waits_for_the_requests_in_flight() 
             await asyncio.sleep(0)
             raise ProtocolError("broken")
         try:
-            await asyncio.Event().wait()
+            await asyncio.sleep(HANG_GUARD)  # until cancelled
         finally:
             for _ in range(5):  # a cleanup that takes a few turns of the loop
                 await asyncio.sleep(0)
@@ -902,7 +905,7 @@ async def test_closing_a_concurrent_read_waits_for_the_cancelled_pages() -> None
         if offset == 1:
             return HttpResponse.json(page_doc(list(range(1, 9)), 1, 2))
         try:
-            await asyncio.Event().wait()
+            await asyncio.sleep(HANG_GUARD)  # until cancelled
         finally:
             for _ in range(5):  # a cleanup that takes a few turns of the loop
                 await asyncio.sleep(0)

@@ -34,6 +34,9 @@ from openproject_async.errors import (
 from openproject_async.testing import MockTransport
 
 BASE = "https://op.test"
+#: Seconds before a request that should have been released or cancelled fails instead
+#: of hanging (a guard for broken code, never reached by working code).
+HANG_GUARD = 5
 FAST = RetryPolicy(attempts=3, backoff=0.0, max_backoff=0.0)
 SCHEMA = {"_type": "Schema", "name": {"type": "String"}}
 
@@ -61,7 +64,7 @@ class Gate:
     async def handle(self, request: HttpRequest) -> HttpResponse:
         self.inflight += 1
         try:
-            await self.event.wait()
+            await asyncio.wait_for(self.event.wait(), HANG_GUARD)
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
