@@ -441,3 +441,47 @@ async def test_a_connection_not_made_in_time_is_a_connect_timeout() -> None:
         "http://127.0.0.1:9/x",
         "POST",
     )
+
+
+async def test_an_answer_streams_in_chunks_to_its_end() -> None:
+    body = bytes(range(256)) * 16384  # 4 MiB: more than aiohttp buffers at once
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+
+    transport = AiohttpTransport()
+    async with RawServer(serve) as url:
+        try:
+            resp = await transport.handle(request(f"{url}/x"))
+            chunks = [c async for c in resp.iter_chunks()]
+            again = await transport.handle(request(f"{url}/y"))
+            whole = await again.read()
+        finally:
+            await transport.aclose()
+    assert b"".join(chunks) == body
+    assert len(chunks) > 1  # as they arrived, not read whole first
+    assert whole == body
+
+
+async def test_closing_an_answer_unread_gives_its_connection_back() -> None:
+    big = b"x" * (4 * 1024 * 1024)  # not received whole: the connection stays busy
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            path = (await read_head(reader)).split()[1]
+            body = big if path == b"/a" else b"ok"
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+
+    transport = AiohttpTransport(limit=1)  # one connection: the second request needs it
+    async with RawServer(serve) as url:
+        try:
+            first = await transport.handle(request(f"{url}/a"))
+            await first.aclose()
+            second = await asyncio.wait_for(transport.handle(request(f"{url}/b")), 5)
+            assert await second.read() == b"ok"
+        finally:
+            await transport.aclose()
