@@ -166,7 +166,7 @@ async def test_get_many_keeps_at_most_concurrency_requests_in_flight(
         await gate.settle()
         assert gate.inflight == peak
         gate.event.set()
-        got = await task
+        got = await asyncio.wait_for(task, HANG_GUARD)
     assert [r["path"] for r in got] == [f"/api/v3/x/{i}" for i in range(6)]
     assert gate.peak == peak
 
@@ -224,14 +224,14 @@ async def test_gather_keeps_concurrency_in_flight_widening_the_session(
         await gate.settle()
         assert gate.inflight == peak
         gate.event.set()
-        got = await task
+        got = await asyncio.wait_for(task, HANG_GUARD)
         # the session's own limit is back to max_concurrency afterwards
         gate.event.clear()
         after = asyncio.ensure_future(op.get_many([f"/api/v3/y/{i}" for i in range(4)]))
         await gate.settle()
         assert gate.inflight == 2
         gate.event.set()
-        await after
+        await asyncio.wait_for(after, HANG_GUARD)
     assert [r["path"] for r in got] == [f"/api/v3/x/{i}" for i in range(6)]  # type: ignore[index]
 
 
@@ -271,7 +271,7 @@ async def test_gather_cancelled_from_outside_closes_the_operations_not_started()
         assert gate.inflight == 1
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await asyncio.wait_for(task, HANG_GUARD)
         assert gate.inflight == 0
     assert [inspect.getcoroutinestate(c) for c in later] == ["CORO_CLOSED", "CORO_CLOSED"]
 

@@ -78,6 +78,12 @@ class Gate:
             await asyncio.sleep(0)
 
 
+async def guarded(*calls: Any, return_exceptions: bool = False) -> list[Any]:
+    """``asyncio.gather`` that fails after HANG_GUARD seconds instead of hanging."""
+    gathered = asyncio.gather(*calls, return_exceptions=return_exceptions)
+    return list(await asyncio.wait_for(gathered, HANG_GUARD))
+
+
 def session(mock: MockTransport, **kw: Any) -> OpenProject:
     kw.setdefault("retry", None)
     return OpenProject(BASE, api_key="k", transport=mock, **kw)
@@ -186,7 +192,7 @@ async def test_at_most_max_concurrency_requests_are_in_flight() -> None:
         await gate.settle()
         assert gate.inflight == 2
         gate.event.set()
-        await asyncio.gather(*calls)
+        await guarded(*calls)
         assert op.stats["requests"] == 5
 
 
@@ -365,7 +371,7 @@ async def test_closing_cancels_the_gets_in_flight_with_session_closed() -> None:
         await gate.settle()
         assert gate.inflight == 2
         await op.close()
-        results = await asyncio.gather(first, waiter, other, return_exceptions=True)
+        results = await guarded(first, waiter, other, return_exceptions=True)
     assert [type(r) for r in results] == [SessionClosed] * 3
     assert str(results[0]) == (
         f"GET {BASE}/api/v3/x: the OpenProject session was closed while the request was in "
@@ -383,7 +389,7 @@ async def test_a_caller_cancelled_by_its_own_code_is_cancelled_not_closed() -> N
         await gate.settle()
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await first
+            await asyncio.wait_for(first, HANG_GUARD)
         assert gate.cancelled == 1
 
 
@@ -491,7 +497,7 @@ async def test_identical_gets_in_flight_share_one_request(
         other = asyncio.ensure_future(op.get("/api/v3/x", a=2))
         await gate.settle()
         gate.event.set()
-        got = await asyncio.gather(*calls, other)
+        got = await guarded(*calls, other)
         assert (op.stats["requests"], op.stats["merged"]) == (2, 2)
     assert [g["n"] for g in got] == [1, 1, 1, 1]
     assert [r.url.raw_path_qs for r in gate.mock.requests] == ["/api/v3/x?a=1", "/api/v3/x?a=2"]
@@ -511,7 +517,7 @@ async def test_gets_with_options_are_not_shared() -> None:
         await gate.settle()
         assert gate.inflight == 5
         gate.event.set()
-        await asyncio.gather(*calls)
+        await guarded(*calls)
         assert op.stats["merged"] == 0
 
 
@@ -525,7 +531,7 @@ async def test_a_get_with_an_encoded_query_is_shared_with_the_plain_one() -> Non
         ]
         await gate.settle()
         gate.event.set()
-        await asyncio.gather(*calls)
+        await guarded(*calls)
         assert (op.stats["requests"], op.stats["merged"]) == (1, 2)
 
 
@@ -539,7 +545,7 @@ async def test_a_shared_error_reaches_every_caller() -> None:
         calls = [asyncio.ensure_future(op.get("/api/v3/x")) for _ in range(3)]
         await gate.settle()
         gate.event.set()
-        results = await asyncio.gather(*calls, return_exceptions=True)
+        results = await guarded(*calls, return_exceptions=True)
         assert (op.stats["requests"], op.stats["merged"]) == (1, 2)
     assert [type(r) for r in results] == [NotFound] * 3
 
@@ -555,7 +561,7 @@ async def test_when_the_first_caller_is_cancelled_a_waiter_sends_the_get() -> No
         await gate.settle()
         assert gate.inflight == 1  # one waiter asked again; the other waits for it
         gate.event.set()
-        got = await asyncio.gather(*waiters)
+        got = await guarded(*waiters)
         assert first.cancelled()
         assert op.stats["requests"] == 2
     assert [g["n"] for g in got] == [1, 1]
@@ -603,7 +609,7 @@ async def test_a_get_with_a_json_body_sends_it_and_is_not_shared() -> None:
         await gate.settle()
         assert gate.inflight == 2
         gate.event.set()
-        await asyncio.gather(plain, with_body)
+        await guarded(plain, with_body)
         assert op.stats["merged"] == 0
     assert [r.body for r in gate.mock.requests] == [None, b'{"a":1}']
 
