@@ -242,7 +242,7 @@ class Exchange:
     ) -> Answer:
         """One exchange through the transport."""
         own = self.origin.same_origin(hop.url)
-        if own and hop.method == "GET" and not hop.headers:
+        if own and hop.method == "GET" and not hop.headers and hop.payload is None:
             # the same for every plain GET to the server: built once
             if self._get_headers is None:
                 self._get_headers = _policy.hop_headers(

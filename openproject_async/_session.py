@@ -319,6 +319,7 @@ class Session:
             req = self._api_request(method, href, json, data, params, headers, retry, timeout)
             if (
                 req.method == "GET"
+                and req.body is None
                 and data is None
                 and not headers
                 and retry is None

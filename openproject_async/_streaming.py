@@ -27,6 +27,7 @@ from typing import Any
 from yarl import URL
 
 from . import _policy
+from ._auth import Auth
 from ._exchange import Answer, Exchange, _decode
 from ._policy import ApiRequest, safe_url
 from ._transport import HttpRequest, HttpResponse
@@ -102,7 +103,7 @@ async def _send(
         if nxt is None:
             if 200 <= resp.status < 300 or (not follow and resp.status in _policy.REDIRECTS):
                 return resp, hop.url
-            await _raise_error(hop, resp, sent_auth)
+            await _raise_error(hop, resp, sent_auth, auth)
         await resp.aclose()
         assert nxt is not None
         if nxt.data is not None and not rewindable(nxt.data):
@@ -145,8 +146,11 @@ async def _exchange_hop(
     return resp, sent_auth
 
 
-async def _raise_error(hop: ApiRequest, resp: HttpResponse, sent_auth: str | None) -> None:
-    """Read (at most :data:`ERROR_BODY_CAP` of) an error answer and raise its typed error."""
+async def _raise_error(
+    hop: ApiRequest, resp: HttpResponse, sent_auth: str | None, auth: Auth | None
+) -> None:
+    """Read (at most :data:`ERROR_BODY_CAP` of) an error answer and raise its typed error
+    (a final 401 with the auth object's hint, as :mod:`._exchange` does)."""
     body = bytearray()
     try:
         async for chunk in resp.iter_chunks():
@@ -156,7 +160,7 @@ async def _raise_error(hop: ApiRequest, resp: HttpResponse, sent_auth: str | Non
     finally:
         await resp.aclose()
     answer = Answer(resp.status, resp.headers, bytes(body[:ERROR_BODY_CAP]), hop.url, sent_auth)
-    _decode(hop, answer, None)  # raises for 4xx/5xx
+    _decode(hop, answer, auth)  # raises for 4xx/5xx
     raise ProtocolError(
         f"unexpected answer {resp.status} to {hop.method}",
         status=resp.status,

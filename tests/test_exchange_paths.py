@@ -371,3 +371,16 @@ async def test_per_call_limits_are_not_mixed_up_with_the_sessions() -> None:
         Timeouts(connect=30.0, read=None, total=60.0),
     ]
 
+
+
+async def test_a_get_with_a_json_body_carries_its_content_type() -> None:
+    mock = MockTransport(ok)
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        await op.request("GET", "/api/v3/a")  # fills the plain-GET header cache
+        await op.request("GET", "/api/v3/a", json={"q": 1}, retry=False)
+        await op.request("GET", "/api/v3/a")
+    assert [(r.headers.get("Content-Type"), r.body) for r in mock.requests] == [
+        (None, None),
+        ("application/json", b'{"q":1}'),
+        (None, None),
+    ]
