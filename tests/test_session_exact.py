@@ -178,6 +178,7 @@ async def test_a_call_timeout_keeps_the_session_connect_and_read_limits(
     kw: dict[str, Any], limits: tuple[Any, ...]
 ) -> None:
     mock = echo()
+    kw = dict(kw)  # (the parameter's dict is shared by every run of the test)
     call = kw.pop("call", 4)
     async with session(mock, **kw) as op:
         await op.request("GET", "/api/v3/x", timeout=call)
