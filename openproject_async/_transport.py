@@ -106,10 +106,16 @@ class HttpResponse:
         return self._body
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive."""
+        """The body in chunks as they arrive (closing this closes the ``chunks`` source)."""
         if self._chunks is not None:
-            async for chunk in self._chunks():
-                yield chunk
+            source = self._chunks()
+            try:
+                async for chunk in source:
+                    yield chunk
+            finally:
+                close = getattr(source, "aclose", None)
+                if close is not None:
+                    await close()
         else:
             body = await self.read()
             if body:

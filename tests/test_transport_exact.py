@@ -139,7 +139,7 @@ async def test_an_answer_over_the_cap_stops_reading_there() -> None:
     answer = Counted(101, 30)
     with pytest.raises(ResponseTooLarge) as info:
         await get_with_cap(answer, 100)
-    assert answer.log.count("chunk") == 4  # the fourth chunk passed the cap: no fifth
+    assert answer.log == ["chunk"] * 4 + ["stopped"]  # no fifth chunk; the source closed
     err = info.value
     assert str(err) == (
         "the answer is larger than max_response_size (100 bytes); reading stopped there; "
@@ -393,6 +393,25 @@ async def test_a_get_whose_connection_dropped_is_sent_again_by_aiohttp_and_count
             await transport.aclose()
     assert len(served) == 4
     assert transport.resends == 2
+
+
+async def test_answers_on_a_kept_alive_connection_are_no_resends() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(3):
+            await read_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    transport = AiohttpTransport()
+    async with RawServer(serve) as url:
+        try:
+            for name in ("a", "b", "c"):
+                resp = await transport.handle(request(f"{url}/{name}"))
+                assert (resp.status, await resp.read()) == (200, b"ok")
+        finally:
+            await transport.aclose()
+    assert transport.resends == 0
 
 
 async def test_a_tls_failure_is_connection_failed_and_not_worth_a_retry() -> None:
