@@ -14,6 +14,7 @@ import pytest
 from openproject_async import HttpRequest, HttpResponse, OpenProject, RetryPolicy
 from openproject_async.errors import (
     ConnectionFailed,
+    CrossOriginRefused,
     InternalServerError,
     OutcomeUnknown,
     RequestTimeout,
@@ -383,4 +384,17 @@ async def test_a_get_with_a_json_body_carries_its_content_type() -> None:
         (None, None),
         ("application/json", b'{"q":1}'),
         (None, None),
+    ]
+
+
+async def test_a_get_with_headers_to_another_origin_is_allowed_by_default() -> None:
+    """``cross_origin="refuse_writes"`` (the default) lets reads go elsewhere, with the
+    caller's headers and without credentials; a write there is refused before sending."""
+    mock = MockTransport(ok)
+    async with OpenProject(BASE, api_key="k", transport=mock) as op:
+        assert await op.request("GET", f"{OTHER}/x", headers={"X-Req": "r"}) == DOC
+        with pytest.raises(CrossOriginRefused):
+            await op.request("POST", f"{OTHER}/x", json={}, headers={"X-Req": "r"})
+    assert [(r.method, str(r.url), sorted(r.headers)) for r in mock.requests] == [
+        ("GET", f"{OTHER}/x", ["Accept", "X-Req"])
     ]
