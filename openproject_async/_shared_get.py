@@ -27,12 +27,11 @@ class _Inflight:
     makes one). ``owner`` is the first caller's task (:meth:`Session.close` cancels it).
     """
 
-    __slots__ = ("closing", "future", "owner", "waiters")
+    __slots__ = ("closing", "future", "owner")
 
     def __init__(self, owner: asyncio.Task[Any] | None) -> None:
         self.owner = owner
         self.future: asyncio.Future[Any] | None = None
-        self.waiters = 0
         self.closing = False
 
 
@@ -133,11 +132,7 @@ class SharedGets:
         if fut is None:
             fut = entry.future = asyncio.get_running_loop().create_future()
             fut.add_done_callback(_retrieve)
-        entry.waiters += 1
-        try:
-            got = await asyncio.shield(fut)
-        finally:
-            entry.waiters -= 1
+        got = await asyncio.shield(fut)
         if got is _AGAIN and entry.closing:
             raise self._closed_error(url)
         return got
