@@ -132,13 +132,8 @@ class OpenProject(Session):
         (or any Resource class) types the result and raises
         :class:`~openproject_async.errors.UnexpectedResource` when the answer is another kind.
         """
-        if query or params or timeout is not None or retry is not None:
-            merged = {**query, **(params or {})}
-            doc = await self.request(
-                "GET", href, params=merged or None, timeout=timeout, retry=retry
-            )
-        else:  # the plain GET (most of them)
-            doc = await self.request("GET", href)
+        merged = {**query, **params} if params else query
+        doc = await self.request("GET", href, params=merged or None, timeout=timeout, retry=retry)
         if doc is None:
             raise ProtocolError("empty answer to GET", url=str(self.resolve(href)))
         resource = wrap(self, doc)

@@ -40,14 +40,7 @@ from ._deadline import Clock, timed_out, with_total
 from ._policy import ATTEMPT_TIMEOUT, ApiRequest, OriginPolicy, Secret, Timeouts, safe_url
 from ._retry import RetryPolicy, describe, wait_hint
 from ._tasks import Limit
-from ._transport import (
-    HttpRequest,
-    HttpResponse,
-    Transport,
-    WholeTimeout,
-    declared_within,
-    read_limited,
-)
+from ._transport import HttpRequest, HttpResponse, Transport, WholeTimeout, read_limited
 from .errors import APIError, OpenProjectError, ProtocolError
 
 log = logging.getLogger("openproject_async")
@@ -293,29 +286,21 @@ class Exchange:
         timeouts = hop.timeout or self.timeouts
         first = clock.started is None
         limit, by_deadline = clock.budget(timeouts.total or ATTEMPT_TIMEOUT)
+        timer: asyncio.Timeout | None = None
         if first and self._transport_times:
-            http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, self._whole(timeouts, limit))
-            try:
-                resp = await self.transport.handle(http)
-                try:
-                    cap = self.max_response_size
-                    if cap is None or declared_within(resp.headers, cap):
-                        return resp, await resp.read()
-                    return resp, await read_limited(resp, cap, http.url)
-                finally:
-                    await resp.aclose()
-            except WholeTimeout:
-                pass
-            finally:
-                self._count_resends()
-            raise timed_out(http.method, http.url, limit, by_deadline, attempt, clock)  # no context
+            timeouts = self._whole(timeouts, limit)
+        else:
+            timer = asyncio.timeout(max(limit, 0.0))
         http = HttpRequest(hop.method, hop.url, hdrs, hop.payload, timeouts)
-        timer = asyncio.timeout(max(limit, 0.0))
         try:
+            if timer is None:
+                return await self._read(http)
             async with timer:
                 return await self._read(http)
+        except WholeTimeout:
+            pass  # the transport stopped it at its total: this limit (or a longer one of the call)
         except TimeoutError:
-            if not timer.expired():
+            if timer is None or not timer.expired():
                 raise
         finally:
             self._count_resends()
@@ -364,7 +349,8 @@ class Exchange:
     def _log_hop(
         self, hop: ApiRequest, attempt: int, status: int | None, shown_status: str, started: float
     ) -> None:
-        """The DEBUG record of one exchange (callers check that DEBUG is on)."""
+        if not _debug():
+            return
         duration = time.monotonic() - started
         shown = safe_url(hop.url)
         log.debug(

@@ -214,8 +214,11 @@ class Session:
         """True once :meth:`close` ran; using the session then raises SessionClosed."""
         return self._closed
 
-    def _check_open(self) -> None:
-        """SessionClosed after close(); WrongEventLoop from another loop than the first."""
+    def _check_open(self) -> asyncio.AbstractEventLoop:
+        """SessionClosed after close(); WrongEventLoop from another loop than the first.
+
+        Returns the running loop (the session's).
+        """
         if self._closed:
             raise SessionClosed(
                 "this OpenProject session is closed; open a new one "
@@ -232,6 +235,7 @@ class Session:
                 "that uses it (async with OpenProject(...) in the coroutine given to "
                 "asyncio.run()), one session per loop"
             )
+        return loop
 
     @contextlib.contextmanager
     def _widened(self, concurrency: int) -> Iterator[None]:
@@ -308,13 +312,12 @@ class Session:
             and retry is None
             and timeout is None
         ):  # a plain GET: nothing to encode, shared with an identical one in flight
-            if self._closed or asyncio.get_running_loop() is not self._loop:
-                self._check_open()  # closed, first use, or another loop
+            loop = self._check_open()
             url = self.resolve(href)
             if params:
                 url = url.update_query(_sansio.encode_params(params))
             self._origin.check(method, url)
-            answer = await self._shared.get(url, self._loop)  # (checked: the running loop)
+            answer = await self._shared.get(url, loop)
         else:
             req = self._api_request(method, href, json, data, params, headers, retry, timeout)
             if (

@@ -54,7 +54,7 @@ class SharedGets:
         send: Callable[[ApiRequest], Awaitable[_sansio.Answer]],
         schemas: dict[URL, _sansio.Document],
         stats: dict[str, int],
-        check_open: Callable[[], None],
+        check_open: Callable[[], object],
     ) -> None:
         self._send = send
         self._schemas = schemas

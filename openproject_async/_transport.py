@@ -128,7 +128,7 @@ class HttpResponse:
             await close()
 
 
-def declared_within(headers: Mapping[str, str], limit: int) -> bool:
+def _declared_within(headers: Mapping[str, str], limit: int) -> bool:
     """An uncompressed body whose ``Content-Length`` is within ``limit``: read it whole
     (the transport reads no more than the declared length)."""
     length = headers.get("Content-Length")
@@ -145,7 +145,7 @@ async def read_limited(resp: HttpResponse, limit: int | None, url: URL) -> bytes
     the cap, the connection is dropped and :class:`ResponseTooLarge` names the URL and
     the cap. The caller still closes ``resp``.
     """
-    if limit is None or declared_within(resp.headers, limit):
+    if limit is None or _declared_within(resp.headers, limit):
         return await resp.read()
     parts: list[bytes] = []
     size = 0

@@ -184,3 +184,24 @@ async def test_api_keys_and_tokens_offer_their_fixed_header() -> None:
         "Basic YXBpa2V5OnNlY3JldA==",  # apikey:secret
         "Bearer tok",
     ]
+
+
+async def test_a_transports_total_timeout_on_a_redirect_hop_is_reported_as_the_limit() -> None:
+    """A later hop runs under the library's timer, with the call's own total (30 s here)
+    handed to the transport too: when the transport's timer stops it, the error says
+    which limit ran out, as on the first hop (the transport's internal type never shows)."""
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        if request.url.path == "/api/v3/a":
+            return HttpResponse(302, {"Location": "/api/v3/b"})
+        raise WholeTimeout("no answer after 30s", url=str(request.url), method="GET")
+
+    async with OpenProject(BASE, api_key="k", transport=Timing(handler), retry=None) as op:
+        with pytest.raises(RequestTimeout) as caught:
+            await op.request("GET", "/api/v3/a", timeout=30)
+    assert type(caught.value) is RequestTimeout
+    assert caught.value.timeout == 30.0
+    assert str(caught.value).startswith(
+        f"GET {BASE}/api/v3/b: no complete answer within 30s: the time limit of one exchange "
+        "(attempt 1, "
+    )
